@@ -1,0 +1,354 @@
+# Copyright: (c) 2026, dicom.network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The C-ECHO engine: one association, ``repeat`` echoes, release or abort.
+
+:func:`run_echo` never raises for anything a peer or the network does, and
+never waits past the timeouts of the request: every outcome is an
+:class:`EchoResult` with a verdict and a one-line reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import typing as t
+
+from . import dul_codec as codec
+from .echo_request import EchoRequest, RequestError, validate
+from .echo_result import (
+    ABORTED,
+    ACCEPTED,
+    PROTOCOL_ERROR,
+    REFUSED,
+    REJECTED,
+    TIMEOUT,
+    UNREACHABLE,
+    EchoResult,
+    Failure,
+)
+from .pdu_channel import (
+    UNLIMITED_PDATA_CAP,
+    ChannelError,
+    ConnectFailed,
+    NotDicom,
+    PduChannel,
+    PeerClosed,
+    Wait,
+    WaitExpired,
+    connect,
+    resolve,
+)
+
+LOG = logging.getLogger("dicom.network.echo")
+
+# Short grace for what we send while leaving (A-ABORT): never worth a long wait.
+_GOODBYE_SECONDS = 1.0
+_REJECT_HINTS = {
+    (1, 3): "the peer does not know the calling AE title {calling!r}",
+    (1, 7): "the peer does not answer to the called AE title {called!r}",
+    (1, 2): "the peer does not support the DICOM application context",
+    (2, 2): "the peer does not support the protocol version",
+    (3, 1): "the peer is congested, try again later",
+    (3, 2): "the peer has reached a local limit (too many associations?)",
+}
+
+
+class _Stop(Exception):
+    """Ends the run early; the result has already been told why."""
+
+
+def _ms(start: float, end: float | None = None) -> float:
+    return round(((end if end is not None else time.monotonic()) - start) * 1000.0, 3)
+
+
+def _seconds(value: float | None) -> str:
+    return "no limit" if value is None else f"{value:g} s"
+
+
+class _Run:
+    """The state of one run: the request, its result, its channel and its clock."""
+
+    def __init__(self, request: EchoRequest, result: EchoResult) -> None:
+        self.request = request
+        self.result = result
+        self.started = time.monotonic()
+        self.deadline = None if request.deadline is None else self.started + request.deadline
+        self.channel: PduChannel | None = None
+        self.peer_max_pdu: int | None = None
+
+    def wait(self, seconds: float | None, cause: str) -> Wait:
+        return Wait.of(seconds, cause, self.deadline)
+
+    def phase(self, name: str) -> None:
+        self.result.association["phase"] = name
+
+    def stop(self, failure: Failure, msg: str, result: str | None = None) -> t.NoReturn:
+        self.result.fail(failure, msg, result)
+        raise _Stop()
+
+    # -- the steps, in order -------------------------------------------------
+
+    def open(self) -> None:
+        req = self.request
+        self.phase("connect")
+        begin = time.monotonic()
+        wait = self.wait(req.connect_timeout, "connect")
+        try:
+            addresses = resolve(req.host, req.port, wait)
+            sock = connect(addresses, wait)
+        except ConnectFailed as exc:
+            self.stop(Failure.CONNECT, f"cannot connect: {exc}", REFUSED if exc.kind == "refused" else UNREACHABLE)
+        except WaitExpired as exc:
+            self.stop(Failure.CONNECT, self._expired(exc, f"no TCP connection to {req.label}"), TIMEOUT)
+        self.channel = PduChannel(sock)
+        self.result.peer["address"] = self.channel.peer_address or None
+        self.result.timing["connect_ms"] = _ms(begin)
+
+    def associate(self) -> None:
+        req, res = self.request, self.result
+        self.phase("associate")
+        begin = time.monotonic()
+        wait = self.wait(req.acse_timeout, "ACSE")
+        self._send(codec.associate_rq(req), wait)
+        pdu_type, data = self._receive(wait, "while waiting for A-ASSOCIATE-AC")
+        res.timing["associate_ms"] = _ms(begin)
+        if pdu_type == 0x03:
+            self._rejected(codec.parse_rj(data))
+        if pdu_type != 0x02:
+            self._unexpected(pdu_type, "an A-ASSOCIATE-AC")
+        accepted = codec.parse_ac(data, req)
+        res.association["result"] = ACCEPTED
+        res.accepted_contexts = accepted.accepted
+        res.rejected_contexts = accepted.rejected
+        res.peer.update(
+            ae_title=accepted.ae_title,
+            max_pdu=accepted.max_pdu,
+            implementation_class_uid=accepted.implementation_class_uid,
+            implementation_version_name=accepted.implementation_version_name,
+        )
+        self.peer_max_pdu = accepted.max_pdu
+        if not accepted.accepted:
+            why = "; ".join(sorted({c["result"] for c in accepted.rejected})) or "none proposed"
+            res.fail(
+                Failure.NO_CONTEXT,
+                f"no acceptable presentation context: the peer accepted the association but not Verification"
+                f" with {', '.join(req.transfer_syntaxes)} ({why})",
+            )
+            self.leave()
+            raise _Stop()
+
+    def echo(self) -> None:
+        req, res = self.request, self.result
+        self.phase("echo")
+        cap = req.max_pdu or UNLIMITED_PDATA_CAP
+        for index in range(req.repeat):
+            message_id = index % 65535 + 1
+            entry: dict[str, t.Any] = {"message_id": message_id, "status": None, "rtt_ms": None}
+            res.echoes.append(entry)
+            begin = time.monotonic()
+            wait = self.wait(req.dimse_timeout, "DIMSE")
+            for pdu in codec.echo_rq_pdus(message_id, self.peer_max_pdu):
+                self._send(pdu, wait)
+            assembler = codec.ResponseAssembler()
+            while True:
+                pdu_type, data = self._receive(wait, f"while waiting for the C-ECHO-RSP to message {message_id}",
+                                               pdata_cap=cap, echo_failure=True)
+                if pdu_type != 0x04:
+                    self._unexpected(pdu_type, "a C-ECHO-RSP")
+                try:
+                    response = assembler.feed(data)
+                except codec.BadPdu as exc:
+                    self._protocol_error(str(exc))
+                if response is not None:
+                    break
+            entry["rtt_ms"] = _ms(begin)
+            if response.message_id_responded != message_id:
+                entry["status"] = response.status
+                self._protocol_error(
+                    f"the C-ECHO-RSP answers message ID {response.message_id_responded}, not {message_id}",
+                    failure=Failure.ECHO,
+                )
+            if not isinstance(response.status, int):
+                self._protocol_error(f"the C-ECHO-RSP to message {message_id} carries no status", failure=Failure.ECHO)
+            entry["status"] = response.status
+            if response.status != 0x0000 and res.failure is None:
+                res.fail(
+                    Failure.ECHO,
+                    f"C-ECHO {message_id} failed with status 0x{response.status:04X}"
+                    f" ({codec.status_text(response.status)})",
+                )
+
+    def leave(self) -> None:
+        """Release (or abort, when asked) an association that is still up."""
+        if self.request.abort:
+            self.phase("abort")
+            self._goodbye(codec.abort_pdu())
+            self.result.association["aborted_by"] = "us"
+            return
+        req, res = self.request, self.result
+        self.phase("release")
+        begin = time.monotonic()
+        wait = self.wait(req.acse_timeout, "ACSE")
+        self._send(codec.A_RELEASE_RQ_BYTES, wait)
+        while True:
+            pdu_type, _data = self._receive(wait, "while waiting for A-RELEASE-RP")
+            if pdu_type == 0x06:
+                break
+            if pdu_type == 0x05:
+                # Release collision (PS3.8 7.2.2): the requestor answers and keeps waiting.
+                self._send(codec.A_RELEASE_RP_BYTES, wait)
+                continue
+            if pdu_type == 0x04:
+                continue  # a late P-DATA cannot change the verdict now
+            self._unexpected(pdu_type, "an A-RELEASE-RP")
+        res.association["released"] = True
+        res.timing["release_ms"] = _ms(begin)
+
+    # -- failures --------------------------------------------------------------
+
+    def _send(self, pdu: bytes, wait: Wait) -> None:
+        assert self.channel is not None
+        try:
+            self.channel.send(pdu, wait)
+        except WaitExpired as exc:
+            self.stop(self._phase_failure(), self._expired(exc, "the peer stopped reading"), TIMEOUT)
+        except PeerClosed as exc:
+            self.stop(self._phase_failure(), f"{exc} {self._where()}", ABORTED)
+
+    def _receive(self, wait: Wait, doing: str, pdata_cap: int = 0, echo_failure: bool = False) -> tuple[int, bytes]:
+        assert self.channel is not None
+        failure = Failure.ECHO if echo_failure else self._phase_failure()
+        try:
+            pdu_type, data = self.channel.receive(wait, pdata_cap or self.request.max_pdu or UNLIMITED_PDATA_CAP)
+        except WaitExpired as exc:
+            if exc.cause == "DIMSE":
+                failure = Failure.ECHO
+            self._goodbye(codec.abort_pdu())
+            self.result.association["aborted_by"] = "us"
+            self.stop(failure, self._expired(exc, f"no answer {doing}"), TIMEOUT)
+        except PeerClosed as exc:
+            self.stop(self._phase_failure(), f"{exc} {doing}", ABORTED)
+        except NotDicom as exc:
+            self._protocol_error(str(exc))
+        if pdu_type == 0x07:
+            self._aborted(codec.parse_abort(data), doing)
+        return pdu_type, data
+
+    def _phase_failure(self) -> Failure:
+        return Failure.ECHO if self.result.association["phase"] == "echo" else Failure.ASSOCIATION
+
+    def _where(self) -> str:
+        return {
+            "associate": "during association negotiation",
+            "echo": "during the C-ECHO",
+            "release": "during release",
+            "abort": "while aborting",
+        }.get(self.result.association["phase"] or "", "")
+
+    def _expired(self, exc: WaitExpired, what: str) -> str:
+        if exc.cause == "deadline":
+            return f"{what}: the overall deadline of {_seconds(self.request.deadline)} ran out"
+        return f"{what} within {_seconds(exc.seconds)} ({exc.cause} timeout)"
+
+    def _rejected(self, rj: codec.Rejection) -> t.NoReturn:
+        assoc = self.result.association
+        assoc.update(
+            reject_result=rj.result, reject_source=rj.source, reject_reason=rj.reason,
+            reject_result_text=rj.result_text, reject_source_text=rj.source_text, reject_reason_text=rj.reason_text,
+        )
+        kind = {1: "permanently", 2: "transiently"}.get(rj.result, f"(result {rj.result})")
+        hint = _REJECT_HINTS.get((rj.source, rj.reason), "").format(
+            calling=self.request.calling_aet, called=self.request.called_aet
+        )
+        self._close()
+        self.stop(
+            Failure.REJECTED,
+            f"association rejected {kind} by the {rj.source_text}: {rj.reason_text}"
+            + (f" ({hint})" if hint else "")
+            + f" [result {rj.result}, source {rj.source}, reason {rj.reason}]",
+            REJECTED,
+        )
+
+    def _aborted(self, abort: codec.Abort, doing: str) -> t.NoReturn:
+        assoc = self.result.association
+        assoc.update(
+            aborted_by="peer", abort_source=abort.source, abort_reason=abort.reason,
+            abort_source_text=abort.source_text, abort_reason_text=abort.reason_text,
+        )
+        self._close()
+        self.stop(
+            self._phase_failure(),
+            f"the peer aborted the association {doing}: A-ABORT from the {abort.source_text}, {abort.reason_text}"
+            f" [source {abort.source}, reason {abort.reason}]",
+            ABORTED,
+        )
+
+    def _unexpected(self, pdu_type: int, wanted: str) -> t.NoReturn:
+        from .pdu_channel import PDU_TYPES
+
+        self._protocol_error(f"the peer sent an {PDU_TYPES.get(pdu_type, hex(pdu_type))} where {wanted} was due")
+
+    def _protocol_error(self, text: str, failure: Failure | None = None) -> t.NoReturn:
+        # PS3.8 9.1.6: an unrecognised or unexpected PDU is answered with a provider A-ABORT.
+        self._goodbye(codec.abort_pdu(2, 2))
+        self.result.association["aborted_by"] = "us"
+        self.stop(failure or self._phase_failure(), f"protocol error {self._where()}: {text}", PROTOCOL_ERROR)
+
+    def _goodbye(self, pdu: bytes) -> None:
+        if self.channel is None:
+            return
+        try:
+            self.channel.send(pdu, self.wait(_GOODBYE_SECONDS, "abort"))
+        except ChannelError:
+            pass
+        self._close()
+
+    def _close(self) -> None:
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+
+
+def run_echo(request: EchoRequest, names: t.Mapping[str, str] | None = None) -> EchoResult:
+    """Validate ``request``, perform it, and return what happened. Never raises."""
+    result = EchoResult(name=request.label, host=str(request.host), port=request.port)
+    try:
+        request = validate(request, names)
+    except RequestError as exc:
+        result.fail(Failure.USAGE, str(exc))
+        return result
+    if codec.PYNETDICOM_IMPORT_ERROR is not None:
+        result.fail(Failure.USAGE, f"pynetdicom is not installed: {codec.PYNETDICOM_IMPORT_ERROR}")
+        return result
+    run = _Run(request, result)
+    try:
+        run.open()
+        run.associate()
+        run.echo()
+        run.leave()
+        if result.failure is None:
+            result.ok = True
+            count = len(result.echoes)
+            result.msg = (
+                f"{count} C-ECHO{'s' if count != 1 else ''} to {request.called_aet} at {request.label}"
+                f" returned Success"
+            )
+    except _Stop:
+        answered = [e for e in result.echoes if e["status"] == 0x0000]
+        if result.association["phase"] == "release" and answered and len(answered) == request.repeat:
+            result.msg = f"{len(answered)} C-ECHO(s) returned Success, but {result.msg}"
+    except codec.BadPdu as exc:
+        # PS3.8 9.1.6: an unrecognised PDU is answered with a provider A-ABORT.
+        run._goodbye(codec.abort_pdu(2, 1))
+        result.association["aborted_by"] = "us"
+        result.fail(run._phase_failure(), f"protocol error {run._where()}: {exc}", PROTOCOL_ERROR)
+    except Exception as exc:
+        LOG.debug("internal error", exc_info=True)
+        result.fail(run._phase_failure(), f"internal error {run._where()}: {type(exc).__name__}: {exc}")
+    finally:
+        run._close()
+        result.summarise_echoes()
+        result.timing["total_ms"] = _ms(run.started)
+    if result.ok is False and result.failure is None:  # pragma: no cover - defensive
+        result.fail(Failure.ASSOCIATION, "the run ended without a verdict")
+    return result

@@ -1,0 +1,161 @@
+# Copyright: (c) 2026, dicom.network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The structured outcome of one C-ECHO run.
+
+The module returns :meth:`EchoResult.as_dict` as-is, the script prints from it
+and exits with :attr:`Failure.exit_code`, the role writes it to its report.
+Every key of INTERFACE.md is always present, ``None`` where the run did not
+get that far.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import typing as t
+
+
+class Failure(str, enum.Enum):
+    """Why a run failed; each class has its own exit status in ``bin/echoscu``."""
+
+    USAGE = "usage"
+    CONNECT = "connect"
+    REJECTED = "rejected"
+    NO_CONTEXT = "no_context"
+    ASSOCIATION = "association"
+    ECHO = "echo"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self]
+
+
+EXIT_SUCCESS = 0
+EXIT_INTERNAL = 1
+EXIT_CODES: dict[Failure, int] = {
+    Failure.USAGE: 2,
+    Failure.CONNECT: 3,
+    Failure.REJECTED: 4,
+    Failure.NO_CONTEXT: 5,
+    Failure.ASSOCIATION: 6,
+    Failure.ECHO: 7,
+}
+
+
+# Values of association["result"], as INTERFACE.md names them.
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+ABORTED = "aborted"
+REFUSED = "refused"
+UNREACHABLE = "unreachable"
+TIMEOUT = "timeout"
+PROTOCOL_ERROR = "protocol_error"
+
+
+def _association() -> dict[str, t.Any]:
+    return {
+        "result": None,
+        # Where the run ended: resolve, connect, associate, echo, release, abort.
+        "phase": None,
+        "released": False,
+        "aborted_by": None,
+        "reject_result": None,
+        "reject_source": None,
+        "reject_reason": None,
+        "reject_result_text": None,
+        "reject_source_text": None,
+        "reject_reason_text": None,
+        "abort_source": None,
+        "abort_reason": None,
+        "abort_source_text": None,
+        "abort_reason_text": None,
+    }
+
+
+def _peer(host: str, port: int) -> dict[str, t.Any]:
+    return {
+        "host": host,
+        "port": port,
+        "address": None,
+        "ae_title": None,
+        "max_pdu": None,
+        "implementation_class_uid": None,
+        "implementation_version_name": None,
+    }
+
+
+def _timing() -> dict[str, t.Any]:
+    return {
+        "connect_ms": None,
+        "associate_ms": None,
+        "echo_ms": {"min": None, "mean": None, "max": None},
+        "release_ms": None,
+        "total_ms": None,
+    }
+
+
+@dataclasses.dataclass
+class EchoResult:
+    """What happened, filled in by the engine as the run goes."""
+
+    name: str
+    host: str
+    port: int
+    ok: bool = False
+    failure: Failure | None = None
+    msg: str = ""
+    status: int | None = None
+    echoes: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
+    association: dict[str, t.Any] = dataclasses.field(default_factory=_association)
+    accepted_contexts: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
+    rejected_contexts: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
+    peer: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    timing: dict[str, t.Any] = dataclasses.field(default_factory=_timing)
+    # How many runs it took (more than one only with retries, see echo_many).
+    attempts: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.peer:
+            self.peer = _peer(self.host, self.port)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_SUCCESS if self.ok else (self.failure.exit_code if self.failure else EXIT_INTERNAL)
+
+    def fail(self, failure: Failure, msg: str, result: str | None = None) -> None:
+        """Record the first failure; a later one must not hide the cause."""
+        if self.failure is None:
+            self.failure = failure
+            self.msg = msg
+        if result is not None and self.association["result"] in (None, ACCEPTED):
+            self.association["result"] = result
+        self.ok = False
+
+    def summarise_echoes(self) -> None:
+        rtts = [e["rtt_ms"] for e in self.echoes if e["status"] is not None and e["rtt_ms"] is not None]
+        if rtts:
+            self.timing["echo_ms"] = {
+                "min": round(min(rtts), 3),
+                "mean": round(sum(rtts) / len(rtts), 3),
+                "max": round(max(rtts), 3),
+            }
+        if self.echoes:
+            self.status = self.echoes[-1]["status"]
+
+    def as_dict(self) -> dict[str, t.Any]:
+        """The result keys of INTERFACE.md, plus ``name``, ``ok``, ``failure`` and ``msg``."""
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "failure": self.failure.value if self.failure else None,
+            "exit_code": self.exit_code,
+            "msg": self.msg,
+            "status": self.status,
+            "echoes": [dict(e) for e in self.echoes],
+            "association": dict(self.association),
+            "accepted_contexts": [dict(c) for c in self.accepted_contexts],
+            "rejected_contexts": [dict(c) for c in self.rejected_contexts],
+            "peer": dict(self.peer),
+            "timing": {**self.timing, "echo_ms": dict(self.timing["echo_ms"])},
+            "attempts": self.attempts,
+        }

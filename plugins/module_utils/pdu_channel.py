@@ -1,0 +1,273 @@
+# Copyright: (c) 2026, dicom.network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A TCP channel that moves whole DICOM Upper Layer PDUs, every wait bounded.
+
+pynetdicom's own transport blocks in ``recv`` with no timeout once connected,
+trusts the PDU length a peer declares, and polls in a reactor thread. This
+channel is synchronous: each read is bounded by the deadline of the wait it
+belongs to (so a peer trickling bytes cannot extend it), a PDU's declared
+length is checked against a cap before any byte of its body is read, and the
+first byte is checked to be a PDU type so a non-DICOM peer is named at once.
+TLS will wrap the socket in :func:`open_channel`; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import errno
+import socket
+import struct
+import threading
+import time
+import typing as t
+
+PDU_TYPES = {
+    0x01: "A-ASSOCIATE-RQ",
+    0x02: "A-ASSOCIATE-AC",
+    0x03: "A-ASSOCIATE-RJ",
+    0x04: "P-DATA-TF",
+    0x05: "A-RELEASE-RQ",
+    0x06: "A-RELEASE-RP",
+    0x07: "A-ABORT",
+}
+# PDUs whose length is fixed by PS3.8 table 9-11 and following.
+FIXED_LENGTHS = {0x03: 4, 0x05: 4, 0x06: 4, 0x07: 4}
+# Nothing an SCP sends in answer to a C-ECHO association needs more than this
+# outside P-DATA; P-DATA is capped by the max PDU we offered.
+CONTROL_PDU_CAP = 1 << 20
+UNLIMITED_PDATA_CAP = 1 << 24
+_HEADER = struct.Struct(">BBL")
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
+
+
+class ChannelError(Exception):
+    """Base of everything the channel raises; the text is one line for users."""
+
+
+class WaitExpired(ChannelError):
+    """A bounded wait ran out; ``cause`` says which bound (acse, dimse, connect, deadline)."""
+
+    def __init__(self, cause: str, seconds: float | None) -> None:
+        super().__init__(f"{cause} timeout")
+        self.cause = cause
+        self.seconds = seconds
+
+
+class PeerClosed(ChannelError):
+    """The peer closed (FIN) or reset (RST) the connection."""
+
+    def __init__(self, reset: bool, mid_pdu: bool) -> None:
+        how = "reset" if reset else "closed"
+        super().__init__(f"the peer {how} the connection" + (" in the middle of a PDU" if mid_pdu else ""))
+        self.reset = reset
+        self.mid_pdu = mid_pdu
+
+
+class NotDicom(ChannelError):
+    """The peer sent bytes that cannot be a DICOM Upper Layer PDU."""
+
+
+class ConnectFailed(ChannelError):
+    """TCP could not be set up; ``kind`` is refused, unreachable or timeout."""
+
+    def __init__(self, kind: str, text: str) -> None:
+        super().__init__(text)
+        self.kind = kind
+
+
+class Wait:
+    """An absolute monotonic limit and the name of the bound that set it."""
+
+    __slots__ = ("cause", "seconds", "until")
+
+    def __init__(self, until: float | None, cause: str, seconds: float | None) -> None:
+        self.until = until
+        self.cause = cause
+        self.seconds = seconds
+
+    @classmethod
+    def of(cls, seconds: float | None, cause: str, deadline: float | None) -> Wait:
+        """The tighter of ``seconds`` from now and the run's absolute ``deadline``."""
+        until = None if seconds is None else time.monotonic() + seconds
+        if deadline is not None and (until is None or deadline < until):
+            return cls(deadline, "deadline", seconds)
+        return cls(until, cause, seconds)
+
+    def remaining(self) -> float | None:
+        if self.until is None:
+            return None
+        left = self.until - time.monotonic()
+        if left <= 0:
+            raise WaitExpired(self.cause, self.seconds)
+        return left
+
+
+def preview(data: bytes) -> str:
+    """A short printable rendering of unexpected bytes for a one-line message."""
+    text = data[:32].decode("latin-1")
+    shown = "".join(c if 32 <= ord(c) < 127 else "." for c in text)
+    return repr(shown) + ("..." if len(data) > 32 else "")
+
+
+def _describe_gai(exc: socket.gaierror) -> str:
+    return exc.strerror or str(exc)
+
+
+def resolve(host: str, port: int, wait: Wait) -> list[tuple[t.Any, ...]]:
+    """getaddrinfo, bounded by ``wait`` (the resolver has no timeout of its own)."""
+    def lookup() -> list[tuple[t.Any, ...]]:
+        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+
+    # A plain daemon thread: an executor's shutdown would wait for a hung resolver.
+    future: concurrent.futures.Future[list[tuple[t.Any, ...]]] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            future.set_result(lookup())
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            future.set_exception(exc)
+
+    if _is_literal(host):
+        try:
+            return lookup()
+        except socket.gaierror as exc:
+            raise ConnectFailed("unreachable", f"cannot use address {host}: {_describe_gai(exc)}") from None
+    threading.Thread(target=run, name="dicom-resolve", daemon=True).start()
+    try:
+        return future.result(timeout=wait.remaining())
+    except concurrent.futures.TimeoutError:
+        raise WaitExpired(wait.cause, wait.seconds) from None
+    except socket.gaierror as exc:
+        raise ConnectFailed("unreachable", f"cannot resolve host name {host!r}: {_describe_gai(exc)}") from None
+    except (OSError, UnicodeError) as exc:
+        raise ConnectFailed("unreachable", f"cannot resolve host name {host!r}: {exc}") from None
+
+
+def _is_literal(host: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host.split("%", 1)[0])
+        return True
+    except OSError:
+        return False
+
+
+_REFUSED = {errno.ECONNREFUSED}
+_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT, errno.ENETDOWN}
+
+
+def connect(addresses: list[tuple[t.Any, ...]], wait: Wait) -> socket.socket:
+    """Connect to the first address that answers, like ``socket.create_connection``."""
+    last: ConnectFailed | None = None
+    for family, kind, proto, _canon, sockaddr in addresses:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(wait.remaining())
+            sock.connect(sockaddr)
+        except TimeoutError:
+            sock.close()
+            raise WaitExpired(wait.cause, wait.seconds) from None
+        except OSError as exc:
+            sock.close()
+            where = f"{sockaddr[0]} port {sockaddr[1]}"
+            if exc.errno in _REFUSED:
+                last = ConnectFailed("refused", f"connection refused by {where} (nothing listens there)")
+            elif exc.errno in _UNREACHABLE:
+                last = ConnectFailed("unreachable", f"{where} is unreachable: {exc.strerror}")
+            else:
+                last = ConnectFailed("unreachable", f"cannot connect to {where}: {exc.strerror or exc}")
+            continue
+        except WaitExpired:
+            sock.close()
+            raise
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+    raise last or ConnectFailed("unreachable", "the host name resolved to no address")
+
+
+class PduChannel:
+    """Whole PDUs over one connected socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.peer_address: str = _peer_name(sock)
+
+    def send(self, pdu: bytes, wait: Wait) -> None:
+        try:
+            self.sock.settimeout(wait.remaining())
+            self.sock.sendall(pdu)
+        except TimeoutError:
+            raise WaitExpired(wait.cause, wait.seconds) from None
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise PeerClosed(isinstance(exc, ConnectionResetError), False) from None
+        except OSError as exc:
+            raise PeerClosed(True, False) from exc
+
+    def receive(self, wait: Wait, pdata_cap: int) -> tuple[int, bytes]:
+        """Read one PDU; return its type and its whole encoding (header included)."""
+        first = self._read(1, wait, mid_pdu=False)
+        pdu_type = first[0]
+        if pdu_type not in PDU_TYPES:
+            raise NotDicom(f"the peer answered with bytes that are not DICOM: {preview(first + self._peek())}")
+        rest = self._read(5, wait, mid_pdu=True)
+        _type, _reserved, length = _HEADER.unpack(first + rest)
+        fixed = FIXED_LENGTHS.get(pdu_type)
+        if fixed is not None and length != fixed:
+            raise NotDicom(
+                f"the peer sent a {PDU_TYPES[pdu_type]} PDU of {length} bytes where PS3.8 fixes {fixed}"
+                f" (not DICOM?: {preview(first + rest + self._peek())})"
+            )
+        cap = pdata_cap if pdu_type == 0x04 else CONTROL_PDU_CAP
+        if length > cap:
+            raise NotDicom(
+                f"the peer declared a {PDU_TYPES[pdu_type]} PDU of {length} bytes, more than the {cap} accepted"
+            )
+        body = self._read(length, wait, mid_pdu=True) if length else b""
+        return pdu_type, first + rest + body
+
+    def _read(self, count: int, wait: Wait, mid_pdu: bool) -> bytes:
+        buf = bytearray(count)
+        view = memoryview(buf)
+        got = 0
+        while got < count:
+            try:
+                self.sock.settimeout(wait.remaining())
+                n = self.sock.recv_into(view[got:], count - got)
+            except TimeoutError:
+                raise WaitExpired(wait.cause, wait.seconds) from None
+            except ConnectionResetError:
+                raise PeerClosed(True, mid_pdu or got > 0) from None
+            except OSError as exc:
+                raise PeerClosed(True, mid_pdu or got > 0) from exc
+            if n == 0:
+                raise PeerClosed(False, mid_pdu or got > 0)
+            got += n
+            if _QUICKACK is not None:
+                # A delayed ACK costs 40 ms per echo against peers that write a
+                # PDU in two parts; acknowledging at once is what the network allows.
+                try:
+                    self.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+                except OSError:
+                    pass
+        return bytes(buf)
+
+    def _peek(self) -> bytes:
+        """Whatever else is already there, for a readable error message."""
+        try:
+            self.sock.settimeout(0.05)
+            return self.sock.recv(64)
+        except OSError:
+            return b""
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def _peer_name(sock: socket.socket) -> str:
+    try:
+        return str(sock.getpeername()[0])
+    except OSError:
+        return ""
