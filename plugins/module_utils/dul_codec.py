@@ -11,6 +11,8 @@ Any exception pynetdicom raises on a malformed PDU becomes :class:`BadPdu`.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import struct
 import typing as t
 
 try:
@@ -47,6 +49,9 @@ CONTEXT_ID = 1
 C_ECHO_RSP_COMMAND = 0x8030
 A_RELEASE_RQ_BYTES = b"\x05\x00\x00\x00\x00\x04\x00\x00\x00\x00"
 A_RELEASE_RP_BYTES = b"\x06\x00\x00\x00\x00\x04\x00\x00\x00\x00"
+# A C-ECHO-RSP is a command set of about 100 bytes and no data set; a peer that keeps
+# sending fragments that never end the message must not grow our memory without bound.
+MAX_RESPONSE_BYTES = 1 << 16
 
 
 class BadPdu(Exception):
@@ -114,8 +119,16 @@ def _decode(pdu_class: type, data: bytes) -> t.Any:
     try:
         pdu.decode(data)
     except Exception as exc:  # noqa: BLE001 - any decoder fault means a malformed PDU
-        raise BadPdu(f"malformed {pdu_class.__name__.replace('_', '-')} PDU ({type(exc).__name__}: {exc})") from None
+        raise BadPdu(f"malformed {pdu_class.__name__.replace('_', '-')} PDU ({_fault(exc)})") from None
     return pdu
+
+
+def _fault(exc: Exception) -> str:
+    """A decoder's exception as one short line: its class, and its text when it has one."""
+    text = " ".join(str(exc).split())
+    if len(text) > 160:
+        text = text[:157] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _text(getter: t.Callable[[], str], code: int) -> str:
@@ -123,7 +136,7 @@ def _text(getter: t.Callable[[], str], code: int) -> str:
         text = getter()
     except (ValueError, KeyError):
         text = ""
-    if not text or text == "(no value available)":
+    if not text or text in ("(no value available)", "Reserved"):
         return f"reserved ({code})"
     return text
 
@@ -136,7 +149,7 @@ def parse_ac(data: bytes, request: EchoRequest) -> Acceptance:
         user_items = list(primitive.user_information or [])
         ae_title = pdu.called_ae_title
     except Exception as exc:  # noqa: BLE001 - any decoder fault means a malformed PDU
-        raise BadPdu(f"malformed A-ASSOCIATE-AC PDU ({type(exc).__name__}: {exc})") from None
+        raise BadPdu(f"malformed A-ASSOCIATE-AC PDU ({_fault(exc)})") from None
     result = Acceptance([], [], None, None, None, None)
     if isinstance(ae_title, bytes):
         ae_title = ae_title.decode("ascii", "replace")
@@ -203,7 +216,7 @@ def abort_pdu(source: int = 0, reason: int = 0) -> bytes:
     return bytes((0x07, 0, 0, 0, 0, 4, 0, 0, source, reason))
 
 
-def echo_rq_pdus(message_id: int, peer_max_pdu: int | None) -> list[bytes]:
+def encode_echo_rq(message_id: int, peer_max_pdu: int | None) -> list[bytes]:
     """The C-ECHO-RQ as P-DATA-TF PDUs, fragmented for the peer's max PDU."""
     primitive = C_ECHO()
     primitive.MessageID = message_id
@@ -218,18 +231,53 @@ def echo_rq_pdus(message_id: int, peer_max_pdu: int | None) -> list[bytes]:
     return out
 
 
+# (0000,0110) Message ID, US, implicit VR little endian: tag, 4-byte length 2, then the value.
+_MESSAGE_ID_ELEMENT = b"\x00\x00\x10\x01\x02\x00\x00\x00"
+
+
+@functools.lru_cache(maxsize=32)
+def _echo_rq_template(peer_max_pdu: int) -> tuple[bytes, int] | None:
+    """pynetdicom's encoding of one C-ECHO-RQ and where its Message ID sits.
+
+    Encoding a command set through pydicom costs most of an echo's CPU time;
+    only the 2-byte Message ID changes between echoes, and its length is fixed,
+    so the group length and PDU lengths stay valid when it is patched.
+    """
+    pdus = encode_echo_rq(0x5A5A, peer_max_pdu)
+    marker = _MESSAGE_ID_ELEMENT + b"\x5a\x5a"
+    if len(pdus) != 1 or pdus[0].count(marker) != 1:
+        return None  # fragmented for a tiny max PDU: encode each echo in full
+    return pdus[0], pdus[0].index(marker) + len(_MESSAGE_ID_ELEMENT)
+
+
+def echo_rq_pdus(message_id: int, peer_max_pdu: int | None) -> list[bytes]:
+    """The C-ECHO-RQ for ``message_id``, ready for the wire."""
+    template = _echo_rq_template(peer_max_pdu or 0)
+    if template is None:
+        return encode_echo_rq(message_id, peer_max_pdu)
+    data, offset = template
+    return [data[:offset] + struct.pack("<H", message_id) + data[offset + 2:]]
+
+
 class ResponseAssembler:
     """Collects P-DATA-TF PDUs until one DIMSE message is complete."""
 
     def __init__(self) -> None:
         self._message = DIMSEMessage()
+        self._size = 0
 
     def feed(self, data: bytes) -> EchoResponse | None:
         pdu = _decode(P_DATA_TF, data)
+        self._size += len(data)
+        if self._size > MAX_RESPONSE_BYTES:
+            raise BadPdu(
+                f"the C-ECHO-RSP grew past {MAX_RESPONSE_BYTES} bytes without ending"
+                " (a C-ECHO-RSP is a command set of about 100 bytes)"
+            )
         try:
             done = self._message.decode_msg(pdu.to_primitive())
         except Exception as exc:  # noqa: BLE001 - any decoder fault means a malformed message
-            raise BadPdu(f"malformed DIMSE message ({type(exc).__name__}: {exc})") from None
+            raise BadPdu(f"malformed DIMSE message ({_fault(exc)})") from None
         if not done:
             return None
         command = self._message.command_set
@@ -245,6 +293,9 @@ class ResponseAssembler:
 
 def _hex(value: object) -> str:
     return f"0x{value:04X}" if isinstance(value, int) else repr(value)
+
+
+hex_status = _hex
 
 
 def status_text(code: int) -> str:

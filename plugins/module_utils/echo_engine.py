@@ -43,6 +43,8 @@ LOG = logging.getLogger("dicom.network.echo")
 
 # Short grace for what we send while leaving (A-ABORT): never worth a long wait.
 _GOODBYE_SECONDS = 1.0
+# How long past an expired deadline we still try to hand the peer that A-ABORT.
+_GOODBYE_PAST_DEADLINE = 0.2
 _REJECT_HINTS = {
     (1, 3): "the peer does not know the calling AE title {calling!r}",
     (1, 7): "the peer does not answer to the called AE title {called!r}",
@@ -163,9 +165,10 @@ class _Run:
                     break
             entry["rtt_ms"] = _ms(begin)
             if response.message_id_responded != message_id:
-                entry["status"] = response.status
+                # Not an answer to this echo: its status is not this echo's status.
+                stray = f" (status {codec.hex_status(response.status)})" if response.status is not None else ""
                 self._protocol_error(
-                    f"the C-ECHO-RSP answers message ID {response.message_id_responded}, not {message_id}",
+                    f"the C-ECHO-RSP answers message ID {response.message_id_responded}, not {message_id}{stray}",
                     failure=Failure.ECHO,
                 )
             if not isinstance(response.status, int):
@@ -207,7 +210,8 @@ class _Run:
     # -- failures --------------------------------------------------------------
 
     def _send(self, pdu: bytes, wait: Wait) -> None:
-        assert self.channel is not None
+        if self.channel is None:
+            self.stop(self._phase_failure(), f"the connection is already closed {self._where()}", ABORTED)
         try:
             self.channel.send(pdu, wait)
         except WaitExpired as exc:
@@ -216,7 +220,8 @@ class _Run:
             self.stop(self._phase_failure(), f"{exc} {self._where()}", ABORTED)
 
     def _receive(self, wait: Wait, doing: str, pdata_cap: int = 0, echo_failure: bool = False) -> tuple[int, bytes]:
-        assert self.channel is not None
+        if self.channel is None:
+            self.stop(self._phase_failure(), f"the connection is already closed {doing}", ABORTED)
         failure = Failure.ECHO if echo_failure else self._phase_failure()
         try:
             pdu_type, data = self.channel.receive(wait, pdata_cap or self.request.max_pdu or UNLIMITED_PDATA_CAP)
@@ -284,9 +289,9 @@ class _Run:
         )
 
     def _unexpected(self, pdu_type: int, wanted: str) -> t.NoReturn:
-        from .pdu_channel import PDU_TYPES
+        from .pdu_channel import PDU_TYPES, article
 
-        self._protocol_error(f"the peer sent an {PDU_TYPES.get(pdu_type, hex(pdu_type))} where {wanted} was due")
+        self._protocol_error(f"the peer sent {article(PDU_TYPES.get(pdu_type, hex(pdu_type)))} where {wanted} was due")
 
     def _protocol_error(self, text: str, failure: Failure | None = None) -> t.NoReturn:
         # PS3.8 9.1.6: an unrecognised or unexpected PDU is answered with a provider A-ABORT.
@@ -297,8 +302,14 @@ class _Run:
     def _goodbye(self, pdu: bytes) -> None:
         if self.channel is None:
             return
+        # Not bounded by the run's deadline: when the deadline is what ended the run
+        # it has already passed, and the peer must still be told. An A-ABORT is 10
+        # bytes a live socket takes at once; a short grace past the deadline bounds it.
+        seconds = _GOODBYE_SECONDS
+        if self.deadline is not None:
+            seconds = min(seconds, max(self.deadline - time.monotonic(), 0.0) + _GOODBYE_PAST_DEADLINE)
         try:
-            self.channel.send(pdu, self.wait(_GOODBYE_SECONDS, "abort"))
+            self.channel.send(pdu, Wait.of(seconds, "abort", None))
         except ChannelError:
             pass
         self._close()
@@ -309,14 +320,24 @@ class _Run:
             self.channel = None
 
 
+def _label(request: EchoRequest) -> str:
+    """The request's label, even for a request that validation is about to refuse (host=None...)."""
+    try:
+        return str(request.label)
+    except Exception:  # noqa: BLE001 - any field may be of any type before validation
+        return f"{request.host}:{request.port}"
+
+
 def run_echo(request: EchoRequest, names: t.Mapping[str, str] | None = None) -> EchoResult:
     """Validate ``request``, perform it, and return what happened. Never raises."""
-    result = EchoResult(name=request.label, host=str(request.host), port=request.port)
+    result = EchoResult(name=_label(request), host=str(request.host), port=request.port)
     try:
         request = validate(request, names)
     except RequestError as exc:
         result.fail(Failure.USAGE, str(exc))
         return result
+    # The peer as it is dialled: an IPv6 literal without the brackets the user may have typed.
+    result.host = result.peer["host"] = request.host
     if codec.PYNETDICOM_IMPORT_ERROR is not None:
         result.fail(Failure.USAGE, f"pynetdicom is not installed: {codec.PYNETDICOM_IMPORT_ERROR}")
         return result
@@ -344,7 +365,8 @@ def run_echo(request: EchoRequest, names: t.Mapping[str, str] | None = None) -> 
         result.fail(run._phase_failure(), f"protocol error {run._where()}: {exc}", PROTOCOL_ERROR)
     except Exception as exc:
         LOG.debug("internal error", exc_info=True)
-        result.fail(run._phase_failure(), f"internal error {run._where()}: {type(exc).__name__}: {exc}")
+        text = " ".join(str(exc).split())  # one line, whatever the exception says
+        result.fail(run._phase_failure(), f"internal error {run._where()}: {type(exc).__name__}: {text}")
     finally:
         run._close()
         result.summarise_echoes()

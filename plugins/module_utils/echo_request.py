@@ -25,8 +25,8 @@ DEFAULT_TRANSFER_SYNTAXES = (IMPLICIT_VR_LE, EXPLICIT_VR_LE, EXPLICIT_VR_BE)
 
 MAX_PDU_LIMIT = 2**32 - 1
 MIN_PDU = 4096
-# Each echo is kept in the result: cap the count so memory stays bounded.
-MAX_REPEAT = 1_000_000
+# Each echo is kept in the result (about 250 bytes): cap the count so memory stays bounded (~25 MB).
+MAX_REPEAT = 100_000
 MAX_AE_LENGTH = 16
 MAX_HOST_LENGTH = 253
 
@@ -172,6 +172,8 @@ def validate(request: EchoRequest, names: t.Mapping[str, str] | None = None) -> 
         problem = ae_title_problem(getattr(request, field))
         if problem:
             fail(field, problem)
+    if isinstance(request.transfer_syntaxes, str) or not isinstance(request.transfer_syntaxes, (list, tuple)):
+        fail("transfer_syntaxes", "must be a list of transfer syntax UIDs")
     if not request.transfer_syntaxes:
         fail("transfer_syntaxes", "must name at least one transfer syntax")
     if len(request.transfer_syntaxes) > 64:

@@ -109,6 +109,11 @@ def preview(data: bytes) -> str:
     return repr(shown) + ("..." if len(data) > 32 else "")
 
 
+def article(name: str) -> str:
+    """``name`` with "a" or "an", as it is read aloud (an A-ABORT, a P-DATA-TF)."""
+    return ("an " if name[:1].upper() in "AEFHILMNORSX" else "a ") + name
+
+
 def _describe_gai(exc: socket.gaierror) -> str:
     return exc.strerror or str(exc)
 
@@ -213,13 +218,13 @@ class PduChannel:
         fixed = FIXED_LENGTHS.get(pdu_type)
         if fixed is not None and length != fixed:
             raise NotDicom(
-                f"the peer sent a {PDU_TYPES[pdu_type]} PDU of {length} bytes where PS3.8 fixes {fixed}"
+                f"the peer sent {article(PDU_TYPES[pdu_type])} PDU of {length} bytes where PS3.8 fixes {fixed}"
                 f" (not DICOM?: {preview(first + rest + self._peek())})"
             )
         cap = pdata_cap if pdu_type == 0x04 else CONTROL_PDU_CAP
         if length > cap:
             raise NotDicom(
-                f"the peer declared a {PDU_TYPES[pdu_type]} PDU of {length} bytes, more than the {cap} accepted"
+                f"the peer declared {article(PDU_TYPES[pdu_type])} PDU of {length} bytes, more than the {cap} accepted"
             )
         body = self._read(length, wait, mid_pdu=True) if length else b""
         return pdu_type, first + rest + body

@@ -18,8 +18,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "plugins"))
 
-from module_utils.echo_request import EchoRequest  # noqa: E402
 from module_utils.echo_engine import run_echo  # noqa: E402
+from module_utils.echo_request import EchoRequest  # noqa: E402
 
 ECHOSCU = ROOT / "bin" / "echoscu"
 ALL_TS = ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"]
@@ -77,15 +77,14 @@ def start_scp() -> t.Iterator[t.Callable[..., TestSCP]]:
 
         def on_requested(event: t.Any) -> None:
             rq = event.assoc.requestor
+            contexts = rq.primitive.presentation_context_definition_list
             with seen.lock:
                 seen.requests.append({
                     "calling_aet": rq.primitive.calling_ae_title.strip(),
                     "called_aet": rq.primitive.called_ae_title.strip(),
                     "max_pdu": rq.maximum_length,
-                    "transfer_syntaxes": [
-                        [str(ts) for ts in cx.transfer_syntax] for cx in rq.primitive.presentation_context_definition_list
-                    ],
-                    "abstract_syntaxes": [str(cx.abstract_syntax) for cx in rq.primitive.presentation_context_definition_list],
+                    "transfer_syntaxes": [[str(ts) for ts in cx.transfer_syntax] for cx in contexts],
+                    "abstract_syntaxes": [str(cx.abstract_syntax) for cx in contexts],
                     "implementation_version_name": rq.implementation_version_name,
                 })
 

@@ -1,0 +1,183 @@
+# Copyright: (c) 2026, dicom.network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Classification of outcomes (echo_result) and the retry policy (echo_many), table-driven."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.dicom.network.plugins.module_utils import echo_many
+from ansible_collections.dicom.network.plugins.module_utils.echo_request import EchoRequest
+from ansible_collections.dicom.network.plugins.module_utils.echo_result import (
+    ACCEPTED,
+    REFUSED,
+    REJECTED,
+    TIMEOUT,
+    EchoResult,
+    Failure,
+)
+
+# The keys INTERFACE.md promises in every result, and those as_dict adds.
+INTERFACE_KEYS = {"status", "echoes", "association", "accepted_contexts", "rejected_contexts", "peer", "timing"}
+EXTRA_KEYS = {"name", "ok", "failure", "exit_code", "msg", "attempts"}
+
+
+@pytest.mark.parametrize(
+    ("failure", "code", "value"),
+    [
+        (Failure.USAGE, 2, "usage"),
+        (Failure.CONNECT, 3, "connect"),
+        (Failure.REJECTED, 4, "rejected"),
+        (Failure.NO_CONTEXT, 5, "no_context"),
+        (Failure.ASSOCIATION, 6, "association"),
+        (Failure.ECHO, 7, "echo"),
+    ],
+)
+def test_failure_exit_codes(failure, code, value):
+    result = EchoResult(name="pacs:104", host="pacs", port=104)
+    result.fail(failure, "why")
+    assert failure.exit_code == code
+    assert result.exit_code == code
+    assert result.as_dict()["failure"] == value
+    assert result.as_dict()["exit_code"] == code
+    assert result.ok is False
+
+
+def test_exit_codes_are_distinct():
+    codes = [f.exit_code for f in Failure]
+    assert len(set(codes)) == len(codes)
+    assert 0 not in codes and 1 not in codes
+
+
+@pytest.mark.parametrize(("ok", "failure", "code"), [(True, None, 0), (False, None, 1)])
+def test_exit_code_without_failure(ok, failure, code):
+    result = EchoResult(name="n", host="h", port=1, ok=ok, failure=failure)
+    assert result.exit_code == code
+
+
+def test_first_failure_wins():
+    result = EchoResult(name="n", host="h", port=1)
+    result.fail(Failure.REJECTED, "association rejected", REJECTED)
+    result.fail(Failure.ASSOCIATION, "later trouble", TIMEOUT)
+    assert result.failure is Failure.REJECTED
+    assert result.msg == "association rejected"
+    assert result.association["result"] == REJECTED
+
+
+@pytest.mark.parametrize(
+    ("before", "given", "after"),
+    [
+        (None, REFUSED, REFUSED),
+        (ACCEPTED, TIMEOUT, TIMEOUT),
+        (REJECTED, TIMEOUT, REJECTED),
+        (ACCEPTED, None, ACCEPTED),
+    ],
+)
+def test_association_result_is_not_overwritten(before, given, after):
+    result = EchoResult(name="n", host="h", port=1)
+    result.association["result"] = before
+    result.fail(Failure.ECHO, "x", given)
+    assert result.association["result"] == after
+
+
+@pytest.mark.parametrize(
+    ("echoes", "status", "echo_ms"),
+    [
+        ([], None, {"min": None, "mean": None, "max": None}),
+        ([(1, 0, 2.0)], 0, {"min": 2.0, "mean": 2.0, "max": 2.0}),
+        ([(1, 0, 1.0), (2, 0, 3.0), (3, 0x0122, 2.0)], 0x0122, {"min": 1.0, "mean": 2.0, "max": 3.0}),
+        ([(1, 0, 1.0), (2, None, None)], None, {"min": 1.0, "mean": 1.0, "max": 1.0}),
+    ],
+)
+def test_summarise_echoes(echoes, status, echo_ms):
+    result = EchoResult(name="n", host="h", port=1)
+    result.echoes = [{"message_id": m, "status": s, "rtt_ms": r} for m, s, r in echoes]
+    result.summarise_echoes()
+    assert result.status == status
+    assert result.timing["echo_ms"] == echo_ms
+
+
+def test_as_dict_has_every_key_even_when_nothing_happened():
+    data = EchoResult(name="pacs:104", host="pacs", port=104).as_dict()
+    assert set(data) == INTERFACE_KEYS | EXTRA_KEYS
+    assert data["status"] is None and data["echoes"] == []
+    assert {"result", "reject_result", "reject_source", "reject_reason"} <= set(data["association"])
+    assert set(data["peer"]) >= {"host", "port", "ae_title", "max_pdu", "implementation_class_uid",
+                                 "implementation_version_name"}
+    assert data["peer"]["host"] == "pacs" and data["peer"]["port"] == 104
+    assert set(data["timing"]) == {"connect_ms", "associate_ms", "echo_ms", "release_ms", "total_ms"}
+
+
+def test_as_dict_is_a_copy():
+    result = EchoResult(name="n", host="h", port=1)
+    data = result.as_dict()
+    data["association"]["result"] = "changed"
+    data["timing"]["echo_ms"]["min"] = 99
+    assert result.association["result"] is None
+    assert result.timing["echo_ms"]["min"] is None
+
+
+# -- echo_many: which failures are retried, and the order of results ---------------------
+
+
+class FakeEngine:
+    """Stands in for run_echo: answers each call with the next outcome of a script."""
+
+    def __init__(self, outcomes):
+        self.outcomes = list(outcomes)
+        self.calls = []
+
+    def __call__(self, request, names=None):
+        self.calls.append(request)
+        failure = self.outcomes.pop(0) if self.outcomes else None
+        result = EchoResult(name=request.label, host=request.host, port=request.port)
+        if failure is None:
+            result.ok = True
+        else:
+            result.fail(failure, f"{failure.value} failure")
+        return result
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "retries", "attempts", "ok"),
+    [
+        ([None], 0, 1, True),
+        ([None], 5, 1, True),
+        ([Failure.CONNECT], 0, 1, False),
+        ([Failure.CONNECT, None], 1, 2, True),
+        ([Failure.CONNECT, Failure.ASSOCIATION, None], 5, 3, True),
+        ([Failure.CONNECT, Failure.CONNECT, Failure.CONNECT], 2, 3, False),
+        ([Failure.REJECTED, None], 3, 1, False),
+        ([Failure.NO_CONTEXT, None], 3, 1, False),
+        ([Failure.ECHO, None], 3, 1, False),
+        ([Failure.USAGE, None], 3, 1, False),
+    ],
+)
+def test_run_with_retries(monkeypatch, outcomes, retries, attempts, ok):
+    engine = FakeEngine(outcomes)
+    monkeypatch.setattr(echo_many, "run_echo", engine)
+    result = echo_many.run_with_retries(EchoRequest(host="127.0.0.1"), retries=retries, delay=0.0)
+    assert result.attempts == attempts == len(engine.calls)
+    assert result.ok is ok
+
+
+def test_run_with_retries_stops_at_until(monkeypatch):
+    engine = FakeEngine([Failure.CONNECT] * 10)
+    monkeypatch.setattr(echo_many, "run_echo", engine)
+    monkeypatch.setattr(echo_many.time, "sleep", lambda s: pytest.fail("must not sleep past until"))
+    result = echo_many.run_with_retries(EchoRequest(host="127.0.0.1"), retries=9, delay=60.0,
+                                        until=echo_many.time.monotonic() + 1.0)
+    assert result.attempts == 1
+
+
+@pytest.mark.parametrize("concurrency", [1, 3, 16, 1000])
+def test_run_many_keeps_the_order(monkeypatch, concurrency):
+    engine = FakeEngine([])
+    monkeypatch.setattr(echo_many, "run_echo", engine)
+    requests = [EchoRequest(host="127.0.0.1", port=1000 + i) for i in range(20)]
+    results = echo_many.run_many(requests, concurrency=concurrency)
+    assert [r.port for r in results] == [r.port for r in requests]
+
+
+def test_run_many_of_nothing():
+    assert echo_many.run_many([], concurrency=4) == []
