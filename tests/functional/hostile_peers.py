@@ -331,7 +331,7 @@ def answer_with(data: bytes) -> Behaviour:
 
 def random_bytes(seed: int, size: int = 256, first: int | None = None) -> bytes:
     rng = random.Random(seed)
-    data = bytearray(rng.randrange(256) for _ in range(size))
+    data = bytearray(rng.randrange(256) for _byte in range(size))
     if first is not None:
         data[0] = first
     return bytes(data)
@@ -427,7 +427,7 @@ def endless_fragments(conn: Conn) -> None:
 def mutate(rng: random.Random, data: bytes) -> bytes:
     """A few random byte changes, cuts and insertions past the header; the length is usually kept honest."""
     out = bytearray(data)
-    for _ in range(rng.randint(1, 6)):
+    for _edit in range(rng.randint(1, 6)):
         at = rng.randrange(6, len(out)) if len(out) > 6 else 0
         roll = rng.random()
         if roll < 0.6:
@@ -435,7 +435,7 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
         elif roll < 0.8:
             del out[at:at + rng.randint(1, 8)]
         else:
-            out[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+            out[at:at] = bytes(rng.randrange(256) for _byte in range(rng.randint(1, 8)))
     if len(out) >= 6 and rng.random() < 0.8:
         out[2:6] = struct.pack(">L", len(out) - 6)  # so the body is parsed, not just the length refused
     return bytes(out)
@@ -510,7 +510,7 @@ class FullBacklog:
         self.port = self.listener.getsockname()[1]
         self.fillers: list[socket.socket] = []
         self.full = False
-        for _ in range(max_fill):
+        for _attempt in range(max_fill):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.settimeout(0.3)
             self.fillers.append(sock)
@@ -547,7 +547,7 @@ class NoConnectionExpected:
     def connections(self) -> int:
         """How many connections are waiting (the kernel completes them without accept)."""
         count = 0
-        for _ in range(64):
+        for _attempt in range(64):
             try:
                 sock, _addr = self.listener.accept()
             except BlockingIOError:

@@ -36,7 +36,7 @@ def echoscu(*args: object, script: object = ECHOSCU, direct: bool = False, **kw)
         # The shebang's `env python3` must find an interpreter that has pynetdicom.
         env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
         kw.setdefault("env", env)
-    return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, **kw)
+    return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, check=False, **kw)
 
 
 def stderr_lines(proc: subprocess.CompletedProcess) -> list[str]:
@@ -64,7 +64,7 @@ def connections(sock: socket.socket) -> int:
     count = 0
     while True:
         try:
-            conn, _ = sock.accept()
+            conn, _addr = sock.accept()
         except BlockingIOError:
             return count
         conn.close()
@@ -409,7 +409,7 @@ BAD_INPUT = [
 ]
 
 
-@pytest.mark.parametrize(("args", "option"), BAD_INPUT, ids=[" ".join(a) or "(none)" for a, _ in BAD_INPUT])
+@pytest.mark.parametrize(("args", "option"), BAD_INPUT, ids=[" ".join(a) or "(none)" for a, _option in BAD_INPUT])
 def test_bad_input_is_one_line_naming_the_option(listener, tmp_path, args, option):
     garbage = tmp_path / "garbage.ini"
     garbage.write_text("this is not\n[a logging config\n")
@@ -484,11 +484,11 @@ def test_runs_from_an_installed_collection(start_scp, tmp_path):
         if (ROOT / part).exists():
             shutil.copy2(ROOT / part, source / part)
     build = subprocess.run([galaxy, "collection", "build", str(source), "--output-path", str(tmp_path)],
-                           capture_output=True, text=True, timeout=300, env=env)
+                           capture_output=True, text=True, timeout=300, env=env, check=False)
     assert build.returncode == 0, build.stderr
     [tarball] = tmp_path.glob("dicom-network-*.tar.gz")
     install = subprocess.run([galaxy, "collection", "install", "--offline", "-p", str(tmp_path / "coll"), str(tarball)],
-                             capture_output=True, text=True, timeout=300, env=env)
+                             capture_output=True, text=True, timeout=300, env=env, check=False)
     assert install.returncode == 0, install.stderr
     script = tmp_path / "coll" / "ansible_collections" / "dicom" / "network" / "bin" / "echoscu"
     scp = start_scp()
