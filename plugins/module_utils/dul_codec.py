@@ -95,15 +95,22 @@ class EchoResponse:
 
 def associate_rq(request: EchoRequest) -> bytes:
     """The A-ASSOCIATE-RQ: one Verification context with the syntaxes asked, in order."""
+    return _associate_rq(request.calling_aet, request.called_aet, tuple(request.transfer_syntaxes), request.max_pdu)
+
+
+# A fleet check sends the same request shape to many peers; encoding it costs more CPU
+# than the whole exchange on loopback, so each shape is encoded once.
+@functools.lru_cache(maxsize=256)
+def _associate_rq(calling_aet: str, called_aet: str, transfer_syntaxes: tuple[str, ...], max_pdu: int) -> bytes:
     primitive = A_ASSOCIATE()
     primitive.application_context_name = APPLICATION_CONTEXT_NAME
-    primitive.calling_ae_title = request.calling_aet
-    primitive.called_ae_title = request.called_aet
-    context = build_context(VERIFICATION_SOP_CLASS, list(request.transfer_syntaxes))
+    primitive.calling_ae_title = calling_aet
+    primitive.called_ae_title = called_aet
+    context = build_context(VERIFICATION_SOP_CLASS, list(transfer_syntaxes))
     context.context_id = CONTEXT_ID
     primitive.presentation_context_definition_list = [context]
     max_length = MaximumLengthNotification()
-    max_length.maximum_length_received = request.max_pdu
+    max_length.maximum_length_received = max_pdu
     class_uid = ImplementationClassUIDNotification()
     class_uid.implementation_class_uid = PYNETDICOM_IMPLEMENTATION_UID
     version = ImplementationVersionNameNotification()

@@ -574,7 +574,11 @@ peer:
       type: str
       sample: 10.20.30.40
     ae_title:
-      description: The AE title the peer answered with.
+      description:
+        - The AE title the peer put in its A-ASSOCIATE-AC, V(null) before that.
+        - PS3.8 says this field is not to be tested, and DCMTK-based peers (storescp, Orthanc) copy
+          back the called AE title they were sent, so it does not prove who answered. The
+          implementation class UID and version name identify the peer's software.
       type: str
       sample: PACS
     max_pdu:
