@@ -290,7 +290,7 @@ class ResponseAssembler:
         command = self._message.command_set
         field = command.get("CommandField")
         if field != C_ECHO_RSP_COMMAND:
-            raise BadPdu(f"expected a C-ECHO-RSP, got a DIMSE message with command field {_hex(field)}")
+            raise BadPdu(f"expected a C-ECHO-RSP, got a DIMSE message with command field {hex_code(field)}")
         return EchoResponse(
             command.get("MessageIDBeingRespondedTo"),
             command.get("Status"),
@@ -298,11 +298,10 @@ class ResponseAssembler:
         )
 
 
-def _hex(value: object) -> str:
+def hex_code(value: object) -> str:
+    """A command field or status as DICOM writes it (0x0122), whatever the peer put there."""
     return f"0x{value:04X}" if isinstance(value, int) else repr(value)
 
-
-hex_status = _hex
 
 
 def status_text(code: int) -> str:

@@ -27,6 +27,7 @@ from .echo_result import (
     Failure,
 )
 from .pdu_channel import (
+    PDU_TYPES,
     UNLIMITED_PDATA_CAP,
     ChannelError,
     ConnectFailed,
@@ -35,6 +36,7 @@ from .pdu_channel import (
     PeerClosed,
     Wait,
     WaitExpired,
+    article,
     connect,
     resolve,
 )
@@ -166,7 +168,7 @@ class _Run:
             entry["rtt_ms"] = _ms(begin)
             if response.message_id_responded != message_id:
                 # Not an answer to this echo: its status is not this echo's status.
-                stray = f" (status {codec.hex_status(response.status)})" if response.status is not None else ""
+                stray = f" (status {codec.hex_code(response.status)})" if response.status is not None else ""
                 self._protocol_error(
                     f"the C-ECHO-RSP answers message ID {response.message_id_responded}, not {message_id}{stray}",
                     failure=Failure.ECHO,
@@ -289,8 +291,6 @@ class _Run:
         )
 
     def _unexpected(self, pdu_type: int, wanted: str) -> t.NoReturn:
-        from .pdu_channel import PDU_TYPES, article
-
         self._protocol_error(f"the peer sent {article(PDU_TYPES.get(pdu_type, hex(pdu_type)))} where {wanted} was due")
 
     def _protocol_error(self, text: str, failure: Failure | None = None) -> t.NoReturn:
