@@ -303,7 +303,6 @@ def hex_code(value: object) -> str:
     return f"0x{value:04X}" if isinstance(value, int) else repr(value)
 
 
-
 def status_text(code: int) -> str:
     """'Success', or the category and meaning pynetdicom knows for a status code."""
     category = code_to_category(code)
