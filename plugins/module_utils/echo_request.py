@@ -142,7 +142,7 @@ def _timeout_problem(value: object, allow_none: bool) -> str | None:
     return None
 
 
-def _int_problem(value: object, low: int, high: int) -> str | None:
+def int_problem(value: object, low: int, high: int) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return "must be an integer"
     if not low <= value <= high:
@@ -165,7 +165,7 @@ def validate(request: EchoRequest, names: t.Mapping[str, str] | None = None) -> 
     problem = host_problem(request.host)
     if problem:
         fail("host", problem)
-    problem = _int_problem(request.port, 1, 65535)
+    problem = int_problem(request.port, 1, 65535)
     if problem:
         fail("port", problem)
     for field in ("calling_aet", "called_aet"):
@@ -191,7 +191,7 @@ def validate(request: EchoRequest, names: t.Mapping[str, str] | None = None) -> 
         fail("max_pdu", "must be an integer")
     if request.max_pdu != 0 and not MIN_PDU <= request.max_pdu <= MAX_PDU_LIMIT:
         fail("max_pdu", f"must be 0 (unlimited) or between {MIN_PDU} and {MAX_PDU_LIMIT} (got {request.max_pdu})")
-    problem = _int_problem(request.repeat, 1, MAX_REPEAT)
+    problem = int_problem(request.repeat, 1, MAX_REPEAT)
     if problem:
         fail("repeat", problem)
     if not isinstance(request.abort, bool):
