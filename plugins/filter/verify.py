@@ -17,11 +17,11 @@ import re
 from ansible.plugins.filter.core import to_bool, to_json, to_nice_json
 from markupsafe import escape
 
-from ansible_collections.dicom.network.plugins.module_utils.echo_request import (
+from ansible_collections.dicom.network.plugins.module_utils._options import (
     MAX_AE_LENGTH,
     ae_title_problem,
     host_problem,
-    int_problem,
+    problem,
 )
 
 DEFAULT_PORT = 104
@@ -44,7 +44,7 @@ def _var(hv, key, default=None):
 
 def _node_problem(port, called, calling, host, options):
     """The first thing wrong with a node's host variables, naming the variable, or None."""
-    if int_problem(port, 1, 65535):
+    if problem("port", port):
         return f"dicom_port {port} is not a port number (1 to 65535)"
     for var, aet in (("dicom_called_aet", called), ("dicom_calling_aet", calling)):
         if ae_title_problem(aet):

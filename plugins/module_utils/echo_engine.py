@@ -13,7 +13,21 @@ import logging
 import time
 import typing as t
 
-from . import dul_codec as codec
+from . import _dul_codec as codec
+from ._pdu_channel import (
+    UNLIMITED_PDATA_CAP,
+    ChannelError,
+    ConnectFailed,
+    NotDicom,
+    PduChannel,
+    PduType,
+    PeerClosed,
+    Wait,
+    WaitExpired,
+    article,
+    connect,
+    resolve,
+)
 from .echo_request import EchoRequest, RequestError, validate
 from .echo_result import (
     ABORTED,
@@ -25,20 +39,6 @@ from .echo_result import (
     UNREACHABLE,
     EchoResult,
     Failure,
-)
-from .pdu_channel import (
-    PDU_TYPES,
-    UNLIMITED_PDATA_CAP,
-    ChannelError,
-    ConnectFailed,
-    NotDicom,
-    PduChannel,
-    PeerClosed,
-    Wait,
-    WaitExpired,
-    article,
-    connect,
-    resolve,
 )
 
 LOG = logging.getLogger("dicom.network.echo")
@@ -86,9 +86,41 @@ class _Run:
     def phase(self, name: str) -> None:
         self.result.association["phase"] = name
 
-    def stop(self, failure: Failure, msg: str, result: str | None = None) -> t.NoReturn:
-        self.result.fail(failure, msg, result)
+    def stop(self, failure: Failure, msg: str, result: str | None = None, cause: str | None = None) -> t.NoReturn:
+        self.result.fail(failure, msg, result, cause)
         raise _Stop()
+
+    def run(self) -> None:
+        """Open, associate, echo, leave; whatever happens, the result says what and why."""
+        req, res = self.request, self.result
+        try:
+            self.open()
+            self.associate()
+            self.echo()
+            self.leave()
+            if res.failure is None:
+                res.ok = True
+                count = len(res.echoes)
+                res.msg = (
+                    f"{count} C-ECHO{'s' if count != 1 else ''} to {req.called_aet} at {req.label}"
+                    f" returned Success"
+                )
+        except _Stop:
+            answered = [e for e in res.echoes if e["status"] == 0x0000]
+            if res.association["phase"] == "release" and answered and len(answered) == req.repeat:
+                res.msg = f"{len(answered)} C-ECHO(s) returned Success, but {res.msg}"
+        except codec.BadPdu as exc:
+            # PS3.8 9.1.6: an unrecognised PDU is answered with a provider A-ABORT.
+            self.send_abort(codec.abort_pdu(2, 1))
+            res.fail(self._phase_failure(), f"protocol error {self._where()}: {exc}", PROTOCOL_ERROR)
+        except Exception as exc:
+            LOG.debug("internal error", exc_info=True)
+            text = " ".join(str(exc).split())  # one line, whatever the exception says
+            res.fail(self._phase_failure(), f"internal error {self._where()}: {type(exc).__name__}: {text}")
+        finally:
+            self.close()
+            res.summarise_echoes()
+            res.timing["total_ms"] = _ms(self.started)
 
     # -- the steps, in order -------------------------------------------------
 
@@ -101,7 +133,8 @@ class _Run:
             addresses = resolve(req.host, req.port, wait)
             sock = connect(addresses, wait)
         except ConnectFailed as exc:
-            self.stop(Failure.CONNECT, f"cannot connect: {exc}", REFUSED if exc.kind == "refused" else UNREACHABLE)
+            self.stop(Failure.CONNECT, f"cannot connect: {exc}", REFUSED if exc.kind == "refused" else UNREACHABLE,
+                      cause=str(exc))
         except WaitExpired as exc:
             self.stop(Failure.CONNECT, self._expired(exc, f"no TCP connection to {req.label}"), TIMEOUT)
         self.channel = PduChannel(sock)
@@ -116,9 +149,9 @@ class _Run:
         self._send(codec.associate_rq(req), wait)
         pdu_type, data = self._receive(wait, "while waiting for A-ASSOCIATE-AC")
         res.timing["associate_ms"] = _ms(begin)
-        if pdu_type == 0x03:
+        if pdu_type == PduType.A_ASSOCIATE_RJ:
             self._rejected(codec.parse_rj(data))
-        if pdu_type != 0x02:
+        if pdu_type != PduType.A_ASSOCIATE_AC:
             self._unexpected(pdu_type, "an A-ASSOCIATE-AC")
         accepted = codec.parse_ac(data, req)
         res.association["result"] = ACCEPTED
@@ -156,8 +189,8 @@ class _Run:
             assembler = codec.ResponseAssembler()
             while True:
                 pdu_type, data = self._receive(wait, f"while waiting for the C-ECHO-RSP to message {message_id}",
-                                               pdata_cap=cap, echo_failure=True)
-                if pdu_type != 0x04:
+                                               pdata_cap=cap)
+                if pdu_type != PduType.P_DATA_TF:
                     self._unexpected(pdu_type, "a C-ECHO-RSP")
                 try:
                     response = assembler.feed(data)
@@ -187,8 +220,7 @@ class _Run:
         """Release (or abort, when asked) an association that is still up."""
         if self.request.abort:
             self.phase("abort")
-            self._goodbye(codec.abort_pdu())
-            self.result.association["aborted_by"] = "us"
+            self.send_abort(codec.abort_pdu())
             return
         req, res = self.request, self.result
         self.phase("release")
@@ -197,13 +229,13 @@ class _Run:
         self._send(codec.A_RELEASE_RQ_BYTES, wait)
         while True:
             pdu_type, _data = self._receive(wait, "while waiting for A-RELEASE-RP")
-            if pdu_type == 0x06:
+            if pdu_type == PduType.A_RELEASE_RP:
                 break
-            if pdu_type == 0x05:
+            if pdu_type == PduType.A_RELEASE_RQ:
                 # Release collision (PS3.8 7.2.2): the requestor answers and keeps waiting.
                 self._send(codec.A_RELEASE_RP_BYTES, wait)
                 continue
-            if pdu_type == 0x04:
+            if pdu_type == PduType.P_DATA_TF:
                 continue  # a late P-DATA cannot change the verdict now
             self._unexpected(pdu_type, "an A-RELEASE-RP")
         res.association["released"] = True
@@ -221,27 +253,25 @@ class _Run:
         except PeerClosed as exc:
             self.stop(self._phase_failure(), f"{exc} {self._where()}", ABORTED)
 
-    def _receive(self, wait: Wait, doing: str, pdata_cap: int = 0, echo_failure: bool = False) -> tuple[int, bytes]:
+    def _receive(self, wait: Wait, doing: str, pdata_cap: int = 0) -> tuple[PduType, bytes]:
         if self.channel is None:
             self.stop(self._phase_failure(), f"the connection is already closed {doing}", ABORTED)
-        failure = Failure.ECHO if echo_failure else self._phase_failure()
         try:
             pdu_type, data = self.channel.receive(wait, pdata_cap or self.request.max_pdu or UNLIMITED_PDATA_CAP)
         except WaitExpired as exc:
-            if exc.cause == "DIMSE":
-                failure = Failure.ECHO
-            self._goodbye(codec.abort_pdu())
-            self.result.association["aborted_by"] = "us"
-            self.stop(failure, self._expired(exc, f"no answer {doing}"), TIMEOUT)
+            self.send_abort(codec.abort_pdu())
+            self.stop(self._phase_failure(), self._expired(exc, f"no answer {doing}"), TIMEOUT)
         except PeerClosed as exc:
             self.stop(self._phase_failure(), f"{exc} {doing}", ABORTED)
         except NotDicom as exc:
             self._protocol_error(str(exc))
-        if pdu_type == 0x07:
+        if pdu_type == PduType.A_ABORT:
             self._aborted(codec.parse_abort(data), doing)
         return pdu_type, data
 
     def _phase_failure(self) -> Failure:
+        # One rule for the failure class: what broke during the C-ECHO is the echo's
+        # failure (exit 7), anything before or after it the association's (exit 6).
         return Failure.ECHO if self.result.association["phase"] == "echo" else Failure.ASSOCIATION
 
     def _where(self) -> str:
@@ -267,7 +297,7 @@ class _Run:
         hint = _REJECT_HINTS.get((rj.source, rj.reason), "").format(
             calling=self.request.calling_aet, called=self.request.called_aet
         )
-        self._close()
+        self.close()
         self.stop(
             Failure.REJECTED,
             f"association rejected {kind} by the {rj.source_text}: {rj.reason_text}"
@@ -282,7 +312,7 @@ class _Run:
             aborted_by="peer", abort_source=abort.source, abort_reason=abort.reason,
             abort_source_text=abort.source_text, abort_reason_text=abort.reason_text,
         )
-        self._close()
+        self.close()
         self.stop(
             self._phase_failure(),
             f"the peer aborted the association {doing}: A-ABORT from the {abort.source_text}, {abort.reason_text}"
@@ -290,18 +320,19 @@ class _Run:
             ABORTED,
         )
 
-    def _unexpected(self, pdu_type: int, wanted: str) -> t.NoReturn:
-        self._protocol_error(f"the peer sent {article(PDU_TYPES.get(pdu_type, hex(pdu_type)))} where {wanted} was due")
+    def _unexpected(self, pdu_type: PduType, wanted: str) -> t.NoReturn:
+        self._protocol_error(f"the peer sent {article(pdu_type.text)} where {wanted} was due")
 
     def _protocol_error(self, text: str, failure: Failure | None = None) -> t.NoReturn:
         # PS3.8 9.1.6: an unrecognised or unexpected PDU is answered with a provider A-ABORT.
-        self._goodbye(codec.abort_pdu(2, 2))
-        self.result.association["aborted_by"] = "us"
+        self.send_abort(codec.abort_pdu(2, 2))
         self.stop(failure or self._phase_failure(), f"protocol error {self._where()}: {text}", PROTOCOL_ERROR)
 
-    def _goodbye(self, pdu: bytes) -> None:
+    def send_abort(self, pdu: bytes) -> None:
+        """Send an A-ABORT (``pdu``) and close: how we leave an association we give up on."""
         if self.channel is None:
             return
+        self.result.association["aborted_by"] = "us"
         # Not bounded by the run's deadline: when the deadline is what ended the run
         # it has already passed, and the peer must still be told. An A-ABORT is 10
         # bytes a live socket takes at once; a short grace past the deadline bounds it.
@@ -312,9 +343,9 @@ class _Run:
             self.channel.send(pdu, Wait.of(seconds, "abort", None))
         except ChannelError:
             pass
-        self._close()
+        self.close()
 
-    def _close(self) -> None:
+    def close(self) -> None:
         if self.channel is not None:
             self.channel.close()
             self.channel = None
@@ -341,36 +372,7 @@ def run_echo(request: EchoRequest, names: t.Mapping[str, str] | None = None) -> 
     if codec.PYNETDICOM_IMPORT_ERROR is not None:
         result.fail(Failure.USAGE, f"pynetdicom is not installed: {codec.PYNETDICOM_IMPORT_ERROR}")
         return result
-    run = _Run(request, result)
-    try:
-        run.open()
-        run.associate()
-        run.echo()
-        run.leave()
-        if result.failure is None:
-            result.ok = True
-            count = len(result.echoes)
-            result.msg = (
-                f"{count} C-ECHO{'s' if count != 1 else ''} to {request.called_aet} at {request.label}"
-                f" returned Success"
-            )
-    except _Stop:
-        answered = [e for e in result.echoes if e["status"] == 0x0000]
-        if result.association["phase"] == "release" and answered and len(answered) == request.repeat:
-            result.msg = f"{len(answered)} C-ECHO(s) returned Success, but {result.msg}"
-    except codec.BadPdu as exc:
-        # PS3.8 9.1.6: an unrecognised PDU is answered with a provider A-ABORT.
-        run._goodbye(codec.abort_pdu(2, 1))
-        result.association["aborted_by"] = "us"
-        result.fail(run._phase_failure(), f"protocol error {run._where()}: {exc}", PROTOCOL_ERROR)
-    except Exception as exc:
-        LOG.debug("internal error", exc_info=True)
-        text = " ".join(str(exc).split())  # one line, whatever the exception says
-        result.fail(run._phase_failure(), f"internal error {run._where()}: {type(exc).__name__}: {text}")
-    finally:
-        run._close()
-        result.summarise_echoes()
-        result.timing["total_ms"] = _ms(run.started)
+    _Run(request, result).run()
     if result.ok is False and result.failure is None:  # pragma: no cover - defensive
         result.fail(Failure.ASSOCIATION, "the run ended without a verdict")
     return result

@@ -13,11 +13,10 @@ import concurrent.futures
 import time
 import typing as t
 
+from ._options import MAX_CONCURRENCY
 from .echo_engine import run_echo
 from .echo_request import EchoRequest
 from .echo_result import EchoResult, Failure
-
-MAX_CONCURRENCY = 256
 
 
 def run_with_retries(
@@ -25,19 +24,15 @@ def run_with_retries(
     retries: int = 0,
     delay: float = 0.0,
     names: t.Mapping[str, str] | None = None,
-    until: float | None = None,
 ) -> EchoResult:
     """Run ``request``; while it cannot connect or is aborted, try again up to ``retries`` times.
 
     Meant for nodes still starting after a deploy. A rejection, a missing
     context or a failed status is an answer, not a startup state: no retry.
-    ``until`` (monotonic) stops retrying when the next attempt could not begin in time.
     """
     result = run_echo(request, names)
     attempts = 1
     while not result.ok and attempts <= retries and _worth_retrying(result):
-        if until is not None and time.monotonic() + delay >= until:
-            break
         time.sleep(delay)
         result = run_echo(request, names)
         attempts += 1

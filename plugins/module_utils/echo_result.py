@@ -4,8 +4,8 @@
 
 The module returns :meth:`EchoResult.as_dict` as-is, the script prints from it
 and exits with :attr:`Failure.exit_code`, the role writes it to its report.
-Every key of INTERFACE.md is always present, ``None`` where the run did not
-get that far.
+Every result key the module documents (its RETURN block) is always present,
+``None`` where the run did not get that far.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ EXIT_CODES: dict[Failure, int] = {
 }
 
 
-# Values of association["result"], as INTERFACE.md names them.
+# Values of association["result"], as the module's RETURN block names them.
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 ABORTED = "aborted"
@@ -113,6 +113,9 @@ class EchoResult:
     timing: dict[str, t.Any] = dataclasses.field(default_factory=_timing)
     # How many runs it took (more than one only with retries, see echo_many).
     attempts: int = 1
+    # Why the run failed, without the words that name the failure class ("cannot connect: "):
+    # what a face prints in its own phrasing. Not a result key.
+    cause: str = ""
 
     def __post_init__(self) -> None:
         if not self.peer:
@@ -122,11 +125,12 @@ class EchoResult:
     def exit_code(self) -> int:
         return EXIT_SUCCESS if self.ok else (self.failure.exit_code if self.failure else EXIT_INTERNAL)
 
-    def fail(self, failure: Failure, msg: str, result: str | None = None) -> None:
+    def fail(self, failure: Failure, msg: str, result: str | None = None, cause: str | None = None) -> None:
         """Record the first failure; a later one must not hide the cause."""
         if self.failure is None:
             self.failure = failure
             self.msg = msg
+            self.cause = cause or msg
         if result is not None and self.association["result"] in (None, ACCEPTED):
             self.association["result"] = result
         self.ok = False
@@ -143,7 +147,7 @@ class EchoResult:
             self.status = self.echoes[-1]["status"]
 
     def as_dict(self) -> dict[str, t.Any]:
-        """The result keys of INTERFACE.md, plus ``name``, ``ok``, ``failure`` and ``msg``."""
+        """The module's result keys, plus ``name``, ``ok``, ``failure`` and ``msg``."""
         return {
             "name": self.name,
             "ok": self.ok,

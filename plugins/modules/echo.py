@@ -725,18 +725,14 @@ summary:
   sample: {total: 3, ok: 2, failed: 1, failed_required: 0, failed_optional: 1, elapsed_ms: 10018.6}
 """
 
-import math
 import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.dicom.network.plugins.module_utils.dul_codec import PYNETDICOM_IMPORT_ERROR
-from ansible_collections.dicom.network.plugins.module_utils.echo_many import (
-    MAX_CONCURRENCY,
-    run_many,
-    run_with_retries,
-)
+from ansible_collections.dicom.network.plugins.module_utils import _options
+from ansible_collections.dicom.network.plugins.module_utils._dul_codec import PYNETDICOM_IMPORT_ERROR
+from ansible_collections.dicom.network.plugins.module_utils.echo_many import run_many, run_with_retries
 from ansible_collections.dicom.network.plugins.module_utils.echo_request import (
     EchoRequest,
     RequestError,
@@ -754,55 +750,28 @@ else:
                                    PYNETDICOM_IMPORT_ERROR.__traceback__)
     )
 
-# The options of one run: top-level, and overridable in each entry of `targets`.
-RUN_OPTIONS = (
-    "port", "calling_aet", "called_aet", "connect_timeout", "acse_timeout", "dimse_timeout",
-    "max_pdu", "repeat", "abort", "deadline",
+# The options of one run that an entry of `targets` may override (host, name and the
+# transfer syntaxes are handled on their own).
+RUN_OPTIONS = tuple(
+    option.name for option in _options.for_face(_options.TARGET)
+    if _options.REQUEST in option.faces and option.name not in ("host", "name", "transfer_syntaxes")
+)
+# Options of the module itself rather than of a run.
+MODULE_OPTIONS = tuple(
+    option.name for option in _options.for_face(_options.MODULE) if _options.TARGET not in option.faces
 )
 # How many failed targets a message names before it says "and N more".
 MSG_TARGETS = 5
 
 
 def argument_spec():
-    target_options = {
-        "host": {"type": "str", "required": True, "aliases": ["peer", "addr"]},
-        "name": {"type": "str"},
-        "required": {"type": "bool", "default": True},
-        "port": {"type": "int"},
-        "calling_aet": {"type": "str"},
-        "called_aet": {"type": "str"},
-        "propose_ts": {"type": "int", "choices": [1, 2, 3]},
-        "transfer_syntaxes": {"type": "list", "elements": "str"},
-        "connect_timeout": {"type": "float"},
-        "acse_timeout": {"type": "float"},
-        "dimse_timeout": {"type": "float"},
-        "max_pdu": {"type": "int"},
-        "repeat": {"type": "int"},
-        "abort": {"type": "bool"},
-        "deadline": {"type": "float"},
+    """The argument spec, made from the option table (DOCUMENTATION is held equal to it by a unit test)."""
+    spec = _options.argument_spec()
+    spec["targets"] = {
+        "type": "list", "elements": "dict", "options": _options.argument_spec(target=True),
+        "mutually_exclusive": [["propose_ts", "transfer_syntaxes"]],
     }
-    return {
-        "host": {"type": "str", "aliases": ["peer", "addr"]},
-        "port": {"type": "int", "default": 104},
-        "calling_aet": {"type": "str", "default": "ECHOSCU"},
-        "called_aet": {"type": "str", "default": "ANY-SCP"},
-        "propose_ts": {"type": "int", "choices": [1, 2, 3], "default": 1},
-        "transfer_syntaxes": {"type": "list", "elements": "str"},
-        "connect_timeout": {"type": "float", "default": 10.0},
-        "acse_timeout": {"type": "float", "default": 30.0},
-        "dimse_timeout": {"type": "float", "default": 30.0},
-        "max_pdu": {"type": "int", "default": 16384},
-        "repeat": {"type": "int", "default": 1},
-        "abort": {"type": "bool", "default": False},
-        "deadline": {"type": "float", "default": 120.0},
-        "targets": {
-            "type": "list", "elements": "dict", "options": target_options,
-            "mutually_exclusive": [["propose_ts", "transfer_syntaxes"]],
-        },
-        "concurrency": {"type": "int", "default": 16},
-        "retries": {"type": "int", "default": 0},
-        "retry_delay": {"type": "float", "default": 1.0},
-    }
+    return spec
 
 
 def _syntaxes(option, value):
@@ -817,7 +786,8 @@ def _syntaxes(option, value):
 
 
 def build_request(params, target=None, index=None):
-    """The validated EchoRequest for the top-level options, or for one entry of ``targets``.
+    """The EchoRequest for the top-level options, or for one entry of ``targets``, and the names
+    its errors use.
 
     A target's own values override the top-level ones. Errors name the option where the
     user wrote the bad value: ``calling_aet`` or ``targets[2].calling_aet``.
@@ -847,22 +817,7 @@ def build_request(params, target=None, index=None):
         host = target["host"]
         names["host"] = prefix + "host"
     request = EchoRequest(host=host, transfer_syntaxes=syntaxes, name=target.get("name") or None, **values)
-    return validate(request, names)
-
-
-def _number_problem(value, low, high=None):
-    if not math.isfinite(value) or value < low or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if high is not None else f"{low} or more"
-        return f"must be {bounds} (got {value:g})"
-    return None
-
-
-def check_module_options(params):
-    """Options of the module itself (not of a run); raise RequestError naming the bad one."""
-    for option, low, high in (("concurrency", 1, MAX_CONCURRENCY), ("retries", 0, None), ("retry_delay", 0, None)):
-        problem = _number_problem(params[option], low, high)
-        if problem:
-            raise RequestError(option, problem)
+    return request, names
 
 
 def _public(result):
@@ -945,13 +900,13 @@ def run_module(module):
         extra = _public(_usage_result(params, msg)) if single else _targets_result([], [], 0.0)[0]
         module.fail_json(msg=msg, exception=PYNETDICOM_TRACEBACK, changed=False, **extra)
 
-    # Every option is checked before anything goes on the wire.
+    # Every option is checked, by the engine's rules, before anything goes on the wire.
     try:
-        check_module_options(params)
+        _options.check({name: params[name] for name in MODULE_OPTIONS})
         if single:
-            requests = [build_request(params)]
+            requests = [validate(*build_request(params))]
         else:
-            requests = [build_request(params, target, i) for i, target in enumerate(params["targets"])]
+            requests = [validate(*build_request(params, target, i)) for i, target in enumerate(params["targets"])]
     except RequestError as exc:
         msg = str(exc)
         if single:

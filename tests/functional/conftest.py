@@ -8,18 +8,17 @@ servers that ``.ci/run`` installs.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import typing as t
 from pathlib import Path
 
+import collection_path  # noqa: F401 - puts ansible_collections.dicom.network on sys.path
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "plugins"))
+from ansible_collections.dicom.network.plugins.module_utils.echo_engine import run_echo
+from ansible_collections.dicom.network.plugins.module_utils.echo_request import EchoRequest
 
-from module_utils.echo_engine import run_echo  # noqa: E402
-from module_utils.echo_request import EchoRequest  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 ECHOSCU = ROOT / "bin" / "echoscu"
 ALL_TS = ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"]

@@ -56,10 +56,9 @@ import time
 import typing as t
 from pathlib import Path
 
+import collection_path  # noqa: F401 - puts ansible_collections.dicom.network on sys.path
+
 ROOT = Path(__file__).resolve().parents[2]
-PLUGINS = ROOT / "plugins"
-if str(PLUGINS) not in sys.path:
-    sys.path.insert(0, str(PLUGINS))
 
 LOOPBACK = "127.0.0.1"
 CLONE_NEWNET = 0x40000000
@@ -172,8 +171,8 @@ def free_ports(count: int) -> list[int]:
 
 def engine_echo(fields: dict[str, t.Any]) -> dict[str, t.Any]:
     """run_echo on an EchoRequest made of ``fields``; its as_dict()."""
-    from module_utils.echo_engine import run_echo
-    from module_utils.echo_request import EchoRequest
+    from ansible_collections.dicom.network.plugins.module_utils.echo_engine import run_echo
+    from ansible_collections.dicom.network.plugins.module_utils.echo_request import EchoRequest
 
     fields = dict(fields)
     if "transfer_syntaxes" in fields:

@@ -14,8 +14,8 @@ import typing as t
 import hostile_peers as hp
 import pytest
 
-from module_utils.echo_engine import run_echo
-from module_utils.echo_request import MAX_REPEAT, EchoRequest
+from ansible_collections.dicom.network.plugins.module_utils.echo_engine import run_echo
+from ansible_collections.dicom.network.plugins.module_utils.echo_request import MAX_REPEAT, EchoRequest
 
 VALID_TS = "1.2.840.10008.1.2"
 TIMEOUTS = ("connect_timeout", "acse_timeout", "dimse_timeout", "deadline")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import ALL_TS, wait_for
 
-from module_utils.echo_engine import run_echo
+from ansible_collections.dicom.network.plugins.module_utils.echo_engine import run_echo
 
 
 def test_success_reports_everything(start_scp):

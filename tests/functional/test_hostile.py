@@ -23,8 +23,8 @@ import hostile_peers as hp
 import pytest
 from conftest import ECHOSCU, wait_for
 
-from module_utils.echo_engine import run_echo
-from module_utils.echo_request import EchoRequest
+from ansible_collections.dicom.network.plugins.module_utils.echo_engine import run_echo
+from ansible_collections.dicom.network.plugins.module_utils.echo_request import EchoRequest
 
 # Short phase timeouts keep the suite fast: these are bound checks, not benchmarks.
 TIMEOUT = 1.0

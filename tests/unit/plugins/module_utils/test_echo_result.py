@@ -161,15 +161,6 @@ def test_run_with_retries(monkeypatch, outcomes, retries, attempts, ok):
     assert result.ok is ok
 
 
-def test_run_with_retries_stops_at_until(monkeypatch):
-    engine = FakeEngine([Failure.CONNECT] * 10)
-    monkeypatch.setattr(echo_many, "run_echo", engine)
-    monkeypatch.setattr(echo_many.time, "sleep", lambda s: pytest.fail("must not sleep past until"))
-    result = echo_many.run_with_retries(EchoRequest(host="127.0.0.1"), retries=9, delay=60.0,
-                                        until=echo_many.time.monotonic() + 1.0)
-    assert result.attempts == 1
-
-
 @pytest.mark.parametrize("concurrency", [1, 3, 16, 1000])
 def test_run_many_keeps_the_order(monkeypatch, concurrency):
     engine = FakeEngine([])

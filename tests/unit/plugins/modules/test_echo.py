@@ -70,7 +70,7 @@ class FakeEngine:
         self.single = []
         self.many = []
 
-    def run_with_retries(self, request, retries=0, delay=0.0, names=None, until=None):
+    def run_with_retries(self, request, retries=0, delay=0.0, names=None):
         self.single.append({"request": request, "retries": retries, "delay": delay})
         return fake_result(request, self.outcomes.get(request.label))
 
@@ -500,6 +500,8 @@ def test_documentation_matches_the_argument_spec():
             assert doc_entry.get("choices") == spec_entry.get("choices"), f"{where}{name}"
             assert doc_entry.get("aliases") == spec_entry.get("aliases"), f"{where}{name}"
             assert bool(doc_entry.get("required")) == bool(spec_entry.get("required")), f"{where}{name}"
+            assert doc_entry.get("elements") == spec_entry.get("elements"), f"{where}{name}"
+            assert bool(doc_entry.get("no_log")) == bool(spec_entry.get("no_log")), f"{where}{name}"
             if "options" in spec_entry:
                 compare(doc_entry["suboptions"], spec_entry["options"], f"{where}{name}.")
 

@@ -1,5 +1,7 @@
 # Copyright: (c) 2026, dicom.network contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
 """DICOM Upper Layer PDUs and DIMSE messages for Verification, encoded and
 decoded by pynetdicom's own PDU and DIMSE classes.
 

@@ -1,5 +1,7 @@
 # Copyright: (c) 2026, dicom.network contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
 """A TCP channel that moves whole DICOM Upper Layer PDUs, every wait bounded.
 
 pynetdicom's own transport blocks in ``recv`` with no timeout once connected,
@@ -8,12 +10,13 @@ channel is synchronous: each read is bounded by the deadline of the wait it
 belongs to (so a peer trickling bytes cannot extend it), a PDU's declared
 length is checked against a cap before any byte of its body is read, and the
 first byte is checked to be a PDU type so a non-DICOM peer is named at once.
-TLS will wrap the socket in :func:`open_channel`; nothing else changes.
+TLS will wrap the socket before it becomes a :class:`PduChannel`; nothing else changes.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import enum
 import errno
 import socket
 import struct
@@ -21,17 +24,27 @@ import threading
 import time
 import typing as t
 
-PDU_TYPES = {
-    0x01: "A-ASSOCIATE-RQ",
-    0x02: "A-ASSOCIATE-AC",
-    0x03: "A-ASSOCIATE-RJ",
-    0x04: "P-DATA-TF",
-    0x05: "A-RELEASE-RQ",
-    0x06: "A-RELEASE-RP",
-    0x07: "A-ABORT",
-}
-# PDUs whose length is fixed by PS3.8 table 9-11 and following.
-FIXED_LENGTHS = {0x03: 4, 0x05: 4, 0x06: 4, 0x07: 4}
+
+class PduType(enum.IntEnum):
+    """The PDU types of the DICOM Upper Layer (PS3.8 9.3.1, table 9-10 and following)."""
+
+    A_ASSOCIATE_RQ = 0x01
+    A_ASSOCIATE_AC = 0x02
+    A_ASSOCIATE_RJ = 0x03
+    P_DATA_TF = 0x04
+    A_RELEASE_RQ = 0x05
+    A_RELEASE_RP = 0x06
+    A_ABORT = 0x07
+
+    @property
+    def text(self) -> str:
+        """As PS3.8 writes it: A-ASSOCIATE-RQ, P-DATA-TF."""
+        return self.name.replace("_", "-")
+
+
+PDU_TYPES = {pdu_type.value: pdu_type.text for pdu_type in PduType}
+# PDUs whose length is fixed by PS3.8 (tables 9-21, 9-24, 9-25, 9-26): 4 bytes after the header.
+FIXED_LENGTHS = {PduType.A_ASSOCIATE_RJ: 4, PduType.A_RELEASE_RQ: 4, PduType.A_RELEASE_RP: 4, PduType.A_ABORT: 4}
 # Nothing an SCP sends in answer to a C-ECHO association needs more than this
 # outside P-DATA; P-DATA is capped by the max PDU we offered.
 CONTROL_PDU_CAP = 1 << 20
@@ -207,24 +220,24 @@ class PduChannel:
         except OSError as exc:
             raise PeerClosed(True, False) from exc
 
-    def receive(self, wait: Wait, pdata_cap: int) -> tuple[int, bytes]:
+    def receive(self, wait: Wait, pdata_cap: int) -> tuple[PduType, bytes]:
         """Read one PDU; return its type and its whole encoding (header included)."""
         first = self._read(1, wait, mid_pdu=False)
-        pdu_type = first[0]
-        if pdu_type not in PDU_TYPES:
+        if first[0] not in PDU_TYPES:
             raise NotDicom(f"the peer answered with bytes that are not DICOM: {preview(first + self._peek())}")
+        pdu_type = PduType(first[0])
         rest = self._read(5, wait, mid_pdu=True)
         _type, _reserved, length = _HEADER.unpack(first + rest)
         fixed = FIXED_LENGTHS.get(pdu_type)
         if fixed is not None and length != fixed:
             raise NotDicom(
-                f"the peer sent {article(PDU_TYPES[pdu_type])} PDU of {length} bytes where PS3.8 fixes {fixed}"
+                f"the peer sent {article(pdu_type.text)} PDU of {length} bytes where PS3.8 fixes {fixed}"
                 f" (not DICOM?: {preview(first + rest + self._peek())})"
             )
-        cap = pdata_cap if pdu_type == 0x04 else CONTROL_PDU_CAP
+        cap = pdata_cap if pdu_type == PduType.P_DATA_TF else CONTROL_PDU_CAP
         if length > cap:
             raise NotDicom(
-                f"the peer declared {article(PDU_TYPES[pdu_type])} PDU of {length} bytes, more than the {cap} accepted"
+                f"the peer declared {article(pdu_type.text)} PDU of {length} bytes, more than the {cap} accepted"
             )
         body = self._read(length, wait, mid_pdu=True) if length else b""
         return pdu_type, first + rest + body

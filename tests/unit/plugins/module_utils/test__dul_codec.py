@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from ansible_collections.dicom.network.plugins.module_utils import dul_codec
+from ansible_collections.dicom.network.plugins.module_utils import _dul_codec as dul_codec
 from ansible_collections.dicom.network.plugins.module_utils.echo_request import (
     EXPLICIT_VR_LE,
     IMPLICIT_VR_LE,

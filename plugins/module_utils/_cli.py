@@ -1,0 +1,295 @@
+# Copyright: (c) 2026, dicom.network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+"""echoscu: send DICOM C-ECHO requests to a peer (Verification SCU).
+
+The command-line face of dicom.network (``bin/echoscu``, and the ``dicom-echoscu``
+console command): its options come from the option table (``_options``), it hands
+them to the engine and prints the engine's verdict from the result's fields.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import logging.config
+import os
+import re
+import sys
+import typing as t
+
+from . import _options
+from ._dul_codec import PYNETDICOM_IMPORT_ERROR, status_text
+from .echo_engine import run_echo
+from .echo_request import EchoRequest, RequestError, transfer_syntaxes_for, validate
+from .echo_result import EXIT_CODES, EXIT_INTERNAL, EXIT_SUCCESS, Failure
+
+PROG = "echoscu"
+# Used when neither MANIFEST.json (installed collection) nor galaxy.yml (checkout) nor the
+# Python distribution's metadata says which version this is.
+FALLBACK_VERSION = "0.1.0"
+INSTALL_HINT = "pip install 'pynetdicom>=3,<4'"
+# The collection's root, when this file is in one (plugins/module_utils/_cli.py).
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+EXIT_INTERRUPTED = 130
+# Engine errors name the option as typed here (-aet/--calling-aet), not the EchoRequest field.
+NAMES = _options.script_names()
+# The script's options that are fields of the engine's EchoRequest.
+REQUEST_OPTIONS = tuple(o.name for o in _options.for_face(_options.SCRIPT) if _options.REQUEST in o.faces)
+
+LOG = logging.getLogger("dicom.network.echoscu")
+
+
+def usage_error(text: str) -> t.NoReturn:
+    print("E: " + " ".join(text.split()), file=sys.stderr)
+    raise SystemExit(EXIT_CODES[Failure.USAGE])
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> t.NoReturn:
+        # argparse prints usage plus "prog: error: argument X: why"; we print one line naming X.
+        match = re.fullmatch(r"argument (\S+): (.*)", message, re.DOTALL)
+        usage_error(f"{match[1]}: {match[2]}" if match else f"{message} (see {PROG} --help)")
+
+
+def integer(text: str) -> int:
+    if not re.fullmatch(r"\s*[+-]?[0-9]+\s*", text):
+        raise argparse.ArgumentTypeError(f"must be an integer (got {text!r})")
+    return int(text)
+
+
+def seconds(text: str) -> float:
+    if not re.fullmatch(r"\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*", text):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds (got {text!r})")
+    return float(text)
+
+
+def collection_version() -> str:
+    try:
+        with open(os.path.join(ROOT, "MANIFEST.json"), encoding="utf-8") as fh:
+            return str(json.load(fh)["collection_info"]["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        with open(os.path.join(ROOT, "galaxy.yml"), encoding="utf-8") as fh:
+            # One line of YAML; not worth requiring PyYAML for it.
+            found = re.search(r"^version:\s*['\"]?([^'\"\s#]+)", fh.read(), re.MULTILINE)
+        if found:
+            return found[1]
+    except (OSError, UnicodeError):
+        pass
+    from importlib import metadata
+
+    try:
+        return metadata.version("dicom-network")
+    except metadata.PackageNotFoundError:
+        return FALLBACK_VERSION
+
+
+class Version(argparse.Action):
+    def __init__(self, option_strings: list[str], dest: str, **kw: t.Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print version information and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: t.Any) -> t.NoReturn:
+        from importlib import metadata
+
+        try:
+            pynetdicom = metadata.version("pynetdicom")
+        except metadata.PackageNotFoundError:
+            pynetdicom = "not installed"
+        python = sys.version.split()[0]
+        print(f"{PROG} (dicom.network {collection_version()}), pynetdicom {pynetdicom}, Python {python}")
+        parser.exit(0)
+
+
+# How the script reads a value of each type from its command line.
+CONVERTERS: dict[str, t.Callable[[str], t.Any]] = {"int": integer, "float": seconds, "str": str}
+
+
+def _epilog() -> str:
+    codes = EXIT_CODES
+    return f"""exit status:
+  {EXIT_SUCCESS}  every C-ECHO returned Success (0x0000)
+  {codes[Failure.USAGE]}  usage error: a bad option or value, or pynetdicom is not installed
+  {codes[Failure.CONNECT]}  cannot connect (host name unknown, connection refused, unreachable, timed out)
+  {codes[Failure.REJECTED]}  association rejected by the peer (the reason is printed)
+  {codes[Failure.NO_CONTEXT]}  no acceptable presentation context (the peer does not offer Verification)
+  {codes[Failure.ASSOCIATION]}  association aborted, broken, timed out, or a protocol error
+  {codes[Failure.ECHO]}  a C-ECHO failed (non-Success status) or was not answered
+  {EXIT_INTERNAL}  internal error (a bug: please report it)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+
+Errors are printed as "E: ..." lines on stderr; -q silences them, but not usage errors.
+--json prints the engine's result as one JSON object on stdout, even with -q
+(usage errors print no JSON)."""
+
+
+def build_parser() -> Parser:
+    """echoscu's argparse, made from the option table."""
+    p = Parser(
+        prog=PROG,
+        usage=f"{PROG} [options] peer port",
+        description="The echoscu application implements a Service Class User (SCU) for the Verification"
+        " SOP Class (1.2.840.10008.1.1). It associates with a peer, sends C-ECHO requests and waits for"
+        " the responses, to verify basic DICOM connectivity.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        # Options are spelled as in the specification only: an abbreviation could change meaning later.
+        allow_abbrev=False,
+    )
+    p.add_argument("--version", action=Version)
+    groups: dict[str | None, t.Any] = {None: p}
+    modes = None
+    for option in _options.for_face(_options.SCRIPT):
+        if not option.flags[0].startswith("-"):
+            # Positionals stay text until after parsing, so that an unknown option is named
+            # before the positionals it shifted.
+            p.add_argument(option.name, metavar=option.script_name, help=option.help)
+            continue
+        if option.group not in groups:
+            groups[option.group] = p.add_argument_group(option.group)
+        group = groups[option.group]
+        if option.name in _options.SCRIPT_MODES:
+            modes = modes or group.add_mutually_exclusive_group()
+            group = modes
+        if option.type == "bool":
+            group.add_argument(*option.flags, dest=option.name, action="store_true", help=option.help)
+            continue
+        # String choices are argparse's to check; a number's bounds are the engine's.
+        choices = option.choices if option.type == "str" and option.choices else None
+        group.add_argument(*option.flags, dest=option.name, metavar=option.metavar, type=CONVERTERS[option.type],
+                           default=option.default_for(_options.SCRIPT), choices=choices, help=option.help)
+    return p
+
+
+def mode(args: argparse.Namespace) -> str | None:
+    """quiet, verbose, debug, or None: the logging mode -q/-v/-d chose."""
+    return next((name for name in _options.SCRIPT_MODES if getattr(args, name)), None)
+
+
+def setup_logging(args: argparse.Namespace) -> None:
+    """Where -v/-d/-ll/-lc send the messages of our logger and pynetdicom's."""
+    if args.log_config:
+        path = args.log_config
+        try:
+            with open(path, encoding="utf-8") as fh:
+                fh.read()
+        except (OSError, UnicodeError) as exc:
+            usage_error(f"-lc/--log-config: cannot read {path!r}: {getattr(exc, 'strerror', None) or exc}")
+        try:
+            logging.config.fileConfig(path, disable_existing_loggers=False)
+        except Exception as exc:  # noqa: BLE001 - fileConfig raises anything from KeyError to ImportError
+            usage_error(f"-lc/--log-config: {path!r} is not a usable logging config ({type(exc).__name__}: {exc})")
+        return
+    level = {"quiet": logging.CRITICAL + 10, "verbose": logging.INFO, "debug": logging.DEBUG}.get(
+        mode(args), logging.WARNING
+    )
+    if args.log_level:
+        level = getattr(logging, args.log_level.upper())
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname).1s: %(message)s"))
+    # pynetdicom's log and pydicom's Python warnings (an invalid UID in a peer's PDU) would add
+    # lines to our one-line errors: heard only when asked for.
+    asked = args.log_level or mode(args) in ("verbose", "debug")
+    logging.captureWarnings(True)
+    quiet = level if asked else logging.CRITICAL + 10
+    for name, name_level in (("dicom.network", level), ("pynetdicom", quiet), ("py.warnings", quiet)):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.setLevel(name_level)
+        logger.propagate = False
+
+
+def report(d: dict[str, t.Any], failure: Failure | None, cause: str) -> None:
+    """Log what happened (-v/-d) and the errors, from the engine's result."""
+    assoc, peer, timing = d["association"], d["peer"], d["timing"]
+    if timing["connect_ms"] is not None:
+        LOG.debug("Connected to %s in %.3f ms", peer["address"], timing["connect_ms"])
+    if d["accepted_contexts"] or d["rejected_contexts"]:
+        LOG.info(
+            "Association accepted by %s in %.3f ms: max PDU %s, implementation %s %s",
+            peer["ae_title"], timing["associate_ms"], peer["max_pdu"] or "unlimited",
+            peer["implementation_class_uid"], peer["implementation_version_name"] or "",
+        )
+    for cx in d["accepted_contexts"]:
+        LOG.info("Accepted presentation context: Verification with %s", cx["transfer_syntax"])
+    for cx in d["rejected_contexts"]:
+        LOG.info("Rejected presentation context: Verification (%s)", cx["result"])
+    for echo in d["echoes"]:
+        if echo["status"] is None:
+            LOG.info("C-ECHO %d: no response", echo["message_id"])
+        else:
+            LOG.info("C-ECHO %d: status 0x%04X (%s) in %.3f ms", echo["message_id"], echo["status"],
+                     status_text(echo["status"]), echo["rtt_ms"])
+    if assoc["released"]:
+        LOG.info("Association released in %.3f ms", timing["release_ms"])
+    elif assoc["aborted_by"] == "us":
+        LOG.info("Association aborted by us")
+    LOG.debug("Association: %s", json.dumps(assoc))
+    LOG.debug("Timing (ms): %s", json.dumps(timing))
+
+    if failure is None:
+        LOG.info("%s in %.3f ms", d["msg"], timing["total_ms"])
+    elif failure == Failure.CONNECT:
+        # The specification's lines for a peer that cannot be reached; the third names the cause.
+        LOG.error("Association Request Failed: Failed to establish association")
+        LOG.error("Peer aborted Association (or never connected)")
+        LOG.error("TCP Initialisation Error: %s", "Connection refused" if assoc["result"] == "refused" else cause)
+        LOG.info("%s", d["msg"])
+    elif failure == Failure.NO_CONTEXT:
+        LOG.error("No Acceptable Presentation Contexts")
+        LOG.info("%s", d["msg"])
+    else:
+        LOG.error("%s", d["msg"])
+
+
+def limit(value: float | None) -> str:
+    return "unlimited" if value is None else f"{value:g} s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        port = integer(args.port)
+    except argparse.ArgumentTypeError as exc:
+        usage_error(f"port: {exc}")
+    try:
+        _options.check({"propose_ts": args.propose_ts}, NAMES)
+        # Every option of a run the script has, as typed; the syntaxes come from -pts.
+        fields = {name: getattr(args, name) for name in REQUEST_OPTIONS}
+        fields.update(port=port, transfer_syntaxes=transfer_syntaxes_for(args.propose_ts))
+        request = validate(EchoRequest(**fields), NAMES)
+    except RequestError as exc:
+        usage_error(str(exc))
+    setup_logging(args)
+    if PYNETDICOM_IMPORT_ERROR is not None:
+        usage_error(f"pynetdicom is required: {INSTALL_HINT} ({PYNETDICOM_IMPORT_ERROR})")
+
+    LOG.info("Requesting association with %s at %s as %s", request.called_aet, request.label, request.calling_aet)
+    LOG.debug("Proposing Verification with %s; max PDU %s; timeouts: connect %s, ACSE %s, DIMSE %s, deadline %s",
+              ", ".join(request.transfer_syntaxes), request.max_pdu or "unlimited", *map(
+                  limit, (request.connect_timeout, request.acse_timeout, request.dimse_timeout, request.deadline)))
+    result = run_echo(request, NAMES)
+    d = result.as_dict()
+    report(d, result.failure, result.cause)
+    if args.json:
+        try:
+            print(json.dumps(d), flush=True)
+        except BrokenPipeError:
+            # The reader left (| head): the verdict stands; silence the flush at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return int(result.exit_code)
+
+
+def run() -> t.NoReturn:
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - never a traceback: one line and exit 1
+        print("E: internal error: " + " ".join(f"{type(exc).__name__}: {exc}".split()), file=sys.stderr)
+        code = 1
+    sys.exit(code)
+
