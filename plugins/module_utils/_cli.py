@@ -42,8 +42,14 @@ REQUEST_OPTIONS = tuple(o.name for o in _options.for_face(_options.SCRIPT) if _o
 LOG = logging.getLogger("dicom.network.echoscu")
 
 
+def say(stream: t.TextIO, line: str) -> None:
+    """One line on ``stream``, flushed: what the user (or a monitoring system) reads."""
+    stream.write(line + "\n")
+    stream.flush()
+
+
 def usage_error(text: str) -> t.NoReturn:
-    print("E: " + " ".join(text.split()), file=sys.stderr)
+    say(sys.stderr, "E: " + " ".join(text.split()))
     raise SystemExit(EXIT_CODES[Failure.USAGE])
 
 
@@ -100,7 +106,7 @@ class Version(argparse.Action):
         except metadata.PackageNotFoundError:
             pynetdicom = "not installed"
         python = sys.version.split()[0]
-        print(f"{PROG} (dicom.network {collection_version()}), pynetdicom {pynetdicom}, Python {python}")
+        say(sys.stdout, f"{PROG} (dicom.network {collection_version()}), pynetdicom {pynetdicom}, Python {python}")
         parser.exit(0)
 
 
@@ -276,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     report(d, result.failure, result.cause)
     if args.json:
         try:
-            print(json.dumps(d), flush=True)
+            say(sys.stdout, json.dumps(d))
         except BrokenPipeError:
             # The reader left (| head): the verdict stands; silence the flush at exit.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -289,7 +295,6 @@ def run() -> t.NoReturn:
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - never a traceback: one line and exit 1
-        print("E: internal error: " + " ".join(f"{type(exc).__name__}: {exc}".split()), file=sys.stderr)
+        say(sys.stderr, "E: internal error: " + " ".join(f"{type(exc).__name__}: {exc}".split()))
         code = 1
-    sys.exit(code)
-
+    raise SystemExit(code)

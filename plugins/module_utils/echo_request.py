@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from ._options import (  # noqa: F401 - the engine's public names
+from ._options import (
     _UID_RE,
     BY_NAME,
     DEFAULT_TRANSFER_SYNTAXES,
@@ -32,6 +32,14 @@ from ._options import (  # noqa: F401 - the engine's public names
     check,
     host_problem,
 )
+
+# The engine's public names; the constants and checks are declared in the option table.
+__all__ = [
+    "DEFAULT_TRANSFER_SYNTAXES", "EXPLICIT_VR_BE", "EXPLICIT_VR_LE", "IMPLICIT_VR_LE", "MAX_AE_LENGTH",
+    "MAX_PDU_LIMIT", "MAX_REPEAT", "MIN_PDU", "VERIFICATION_SOP_CLASS", "EchoRequest", "RequestError",
+    "address_label", "ae_title_problem", "host_problem", "resolve_transfer_syntax", "transfer_syntaxes_for",
+    "validate",
+]
 
 
 def _default(name: str) -> t.Any:

@@ -12,13 +12,15 @@ import threading
 import typing as t
 from pathlib import Path
 
-import collection_path  # noqa: F401 - puts ansible_collections.dicom.network on sys.path
+import collection_path
 import pytest
 
 from ansible_collections.dicom.network.plugins.module_utils.echo_engine import run_echo
 from ansible_collections.dicom.network.plugins.module_utils.echo_request import EchoRequest
 
 ROOT = Path(__file__).resolve().parents[2]
+# The engine is imported as the collection does (ansible_collections.dicom.network...).
+COLLECTIONS = collection_path.put_on_path()
 
 ECHOSCU = ROOT / "bin" / "echoscu"
 ALL_TS = ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"]

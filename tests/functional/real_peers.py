@@ -56,9 +56,11 @@ import time
 import typing as t
 from pathlib import Path
 
-import collection_path  # noqa: F401 - puts ansible_collections.dicom.network on sys.path
+import collection_path
 
 ROOT = Path(__file__).resolve().parents[2]
+# The engine is imported as the collection does (ansible_collections.dicom.network...).
+COLLECTIONS = collection_path.put_on_path()
 
 LOOPBACK = "127.0.0.1"
 CLONE_NEWNET = 0x40000000
