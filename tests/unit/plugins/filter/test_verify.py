@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.dicom.network.plugins.filter.verify import FilterModule, verify_judge, verify_nodes
 
-AE_RULE = "(1 to 16 ASCII characters, no backslash or control characters)"
+NOT_INT = "dicom_port must be an integer"
 DEFAULTS = {"calling_aet": "ME", "probe_host": "p1", "max_echo_ms": 50}
 NOW = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
 
@@ -29,34 +29,34 @@ def node_of(hostvars, name="n1", **kwargs):
         ({}, None),
         ({"dicom_port": 11112}, None),
         ({"dicom_port": "11112"}, None),
-        ({"dicom_port": 0}, "dicom_port 0 is not a port number (1 to 65535)"),
-        ({"dicom_port": 65536}, "dicom_port 65536 is not a port number (1 to 65535)"),
-        ({"dicom_port": "abc"}, "dicom_port abc is not a port number (1 to 65535)"),
-        ({"dicom_port": "000104"}, "dicom_port 000104 is not a port number (1 to 65535)"),
-        ({"dicom_port": True}, "dicom_port True is not a port number (1 to 65535)"),
-        ({"dicom_port": 104.0}, "dicom_port 104.0 is not a port number (1 to 65535)"),
+        ({"dicom_port": 0}, "dicom_port must be between 1 and 65535 (got 0)"),
+        ({"dicom_port": 65536}, "dicom_port must be between 1 and 65535 (got 65536)"),
+        ({"dicom_port": "abc"}, NOT_INT),
+        ({"dicom_port": "000104"}, NOT_INT),
+        ({"dicom_port": True}, NOT_INT),
+        ({"dicom_port": 104.0}, NOT_INT),
         ({"dicom_called_aet": 1234}, None),
         ({"dicom_called_aet": "A<B&'\"C"}, None),
-        ({"dicom_called_aet": "X" * 17}, f'dicom_called_aet "{"X" * 17}" is not an AE title {AE_RULE}'),
-        ({"dicom_called_aet": "   "}, f'dicom_called_aet "   " is not an AE title {AE_RULE}'),
-        ({"dicom_called_aet": "A\\B"}, f'dicom_called_aet "A\\B" is not an AE title {AE_RULE}'),
-        ({"dicom_called_aet": "A\tB"}, f'dicom_called_aet "A\tB" is not an AE title {AE_RULE}'),
-        ({"dicom_called_aet": "ÄE"}, f'dicom_called_aet "ÄE" is not an AE title {AE_RULE}'),
-        ({"dicom_calling_aet": "A\\B"}, f'dicom_calling_aet "A\\B" is not an AE title {AE_RULE}'),
+        ({"dicom_called_aet": "X" * 17}, "dicom_called_aet must be at most 16 characters (got 17)"),
+        ({"dicom_called_aet": "   "}, "dicom_called_aet must not be empty or only spaces"),
+        ({"dicom_called_aet": "A\\B"}, "dicom_called_aet must not contain a backslash"),
+        ({"dicom_called_aet": "A\tB"}, "dicom_called_aet must not contain control characters"),
+        ({"dicom_called_aet": "ÄE"}, "dicom_called_aet must use only ASCII characters"),
+        ({"dicom_calling_aet": "A\\B"}, "dicom_calling_aet must not contain a backslash"),
         ({"dicom_host": "::1"}, None),
         ({"dicom_host": "[fe80::1%eth0]"}, None),
         ({"dicom_host": "pacs.example.org."}, None),
-        ({"dicom_host": "bad host"}, 'dicom_host "bad host" is not a host name or IP address'),
-        ({"dicom_host": "-x.example"}, 'dicom_host "-x.example" is not a host name or IP address'),
-        ({"dicom_host": "1:2:3"}, 'dicom_host "1:2:3" is not a host name or IP address'),
+        ({"dicom_host": "bad host"}, "dicom_host 'bad host' is not a valid host name or IP address"),
+        ({"dicom_host": "-x.example"}, "dicom_host '-x.example' is not a valid host name or IP address"),
+        ({"dicom_host": "1:2:3"}, "dicom_host '1:2:3' is not a valid host name or IP address"),
         ({"dicom_echo_options": {"repeat": 2}}, None),
         ({"dicom_echo_options": [1]}, "dicom_echo_options must be a dict of dicom.network.echo options"),
         # The first problem wins: port, called AE title, calling AE title, host, options.
-        ({"dicom_port": 0, "dicom_called_aet": "A\\B"}, "dicom_port 0 is not a port number (1 to 65535)"),
+        ({"dicom_port": 0, "dicom_called_aet": "A\\B"}, "dicom_port must be between 1 and 65535 (got 0)"),
         ({"dicom_calling_aet": "A\\B", "dicom_called_aet": "   "},
-         f'dicom_called_aet "   " is not an AE title {AE_RULE}'),
+         "dicom_called_aet must not be empty or only spaces"),
         ({"dicom_host": "bad host", "dicom_echo_options": "x"},
-         'dicom_host "bad host" is not a host name or IP address'),
+         "dicom_host 'bad host' is not a valid host name or IP address"),
     ],
 )
 def test_node_problems(hostvars, problem):
@@ -142,7 +142,7 @@ def judge_one(hostvars, result, **kwargs):
         ({"dicom_max_echo_ms": 1, "dicom_expect_implementation_class_uid": "9"}, echo_result("n1"),
          "failed", "expectation",
          'implementation class UID is "1.2", expected "9"; C-ECHO took 2.5 ms, more than the 1.0 ms allowed'),
-        ({"dicom_port": 0}, echo_result("n1"), "failed", "usage", "dicom_port 0 is not a port number (1 to 65535)"),
+        ({"dicom_port": 0}, echo_result("n1"), "failed", "usage", "dicom_port must be between 1 and 65535 (got 0)"),
     ],
 )
 def test_judge_verdicts(hostvars, result, verdict, failure, msg):
@@ -208,7 +208,7 @@ def test_table(show, rows):
     summary = "DICOM verify: 3 node(s), 1 passed, 1 failed, 1 optional failed; checked from localhost (2) in 1.23 s"
     lines = {
         "n1": "n1    n1:104     ANY-SCP   passed               2.5  ",
-        "n2": "n2    n2:0       ANY-SCP   failed                 -  dicom_port 0 is not a port number (1 to 65535)",
+        "n2": "n2    n2:0       ANY-SCP   failed                 -  dicom_port must be between 1 and 65535 (got 0)",
         "n3": "n3    [::1]:104  ANY-SCP   failed-optional        -  refused",
     }
     header = "NODE  ADDRESS    AE TITLE  VERDICT          ECHO MS  REASON"
@@ -217,7 +217,7 @@ def test_table(show, rows):
     assert report["table"] == expected
     assert report["files"] == ["/r/dicom-verify.json", "/r/dicom-verify.xml"]
     assert report["fail_msg"] == ("DICOM verification failed for 1 required node(s):"
-                                  " n2 (n2:0, ANY-SCP): dicom_port 0 is not a port number (1 to 65535)")
+                                  " n2 (n2:0, ANY-SCP): dicom_port must be between 1 and 65535 (got 0)")
 
 
 @pytest.mark.parametrize(
@@ -242,7 +242,7 @@ def test_junit(optional_failures, state):
         "address": "ok:104", "called_aet": "A<B", "calling_aet": "ECHOSCU", "required": "true",
         "association": "accepted", "echo_ms": "2.5"}
     assert cases["bad&"].find("failure").attrib == {
-        "type": "usage", "message": "dicom_port x is not a port number (1 to 65535)"}
+        "type": "usage", "message": NOT_INT}
     opt = cases["opt"]
     if state == "skipped":
         assert opt.find("skipped").attrib["message"] == 'optional node failed: bad "?" reply'
@@ -253,3 +253,11 @@ def test_junit(optional_failures, state):
 
 def test_filter_names():
     assert sorted(FilterModule().filters()) == ["verify_judge", "verify_nodes"]
+
+
+def test_role_variables_out_of_bounds_fail_the_filter():
+    from ansible.errors import AnsibleFilterError
+
+    with pytest.raises(AnsibleFilterError, match=r"^dicom.network.verify: verify_concurrency must be between 1 and"):
+        verify_nodes(["n1"], {}, settings={"verify_concurrency": 0})
+    assert verify_nodes(["n1"], {}, settings={"verify_concurrency": 1})["probes"] == ["localhost"]

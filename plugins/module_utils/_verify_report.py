@@ -1,0 +1,468 @@
+# Copyright: (c) 2026, dicom.network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""The role dicom.network.verify in plain Python: its nodes, their verdicts, its report.
+
+The filters ``dicom.network.verify_nodes`` and ``dicom.network.verify_judge``
+(plugins/filter/verify.py) are thin wrappers around :func:`collect_nodes` and
+:func:`judge`. Plain data in, plain data out, no ``ansible`` import: the report is
+made once, on the controller, by the code the unit tests call.
+
+Required versus optional is decided here and nowhere else: :func:`collect_nodes`
+reads ``dicom_required`` once, every batch target carries that value to
+dicom.network.echo (so the module's own message and warnings say the same), and
+:func:`judge` turns it into each node's verdict and the list of nodes that fail.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import datetime
+import json
+import re
+import typing as t
+import xml.etree.ElementTree as ET
+
+from ._options import BY_NAME, RequestError, check, problem
+from .echo_request import address_label
+
+# The engine's defaults, for the node variables left unset (one declaration: the option table).
+DEFAULT_PORT: int = BY_NAME["port"].default
+DEFAULT_CALLED_AET: str = BY_NAME["called_aet"].default
+
+# A port written as digits in an INI inventory comes as a string.
+_PORT_TEXT_RE = re.compile(r"^[0-9]{1,5}$")
+# Characters XML 1.0 cannot carry (PS3.19 is silent; JUnit consumers parse XML 1.0):
+# C0 controls but tab/newline/return, DEL as the old report did, lone surrogates, U+FFFE/U+FFFF.
+_NOT_XML_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+# Values accepted for dicom_required, as Ansible's `bool` filter reads them.
+_TRUE = frozenset(("y", "yes", "on", "1", "true", "t"))
+_FALSE = frozenset(("n", "no", "off", "0", "false", "f"))
+
+_CHECK_LABELS = {
+    "implementation_version_name": "implementation version name",
+    "implementation_class_uid": "implementation class UID",
+}
+TABLE_HEADER = ["NODE", "ADDRESS", "AE TITLE", "VERDICT", "ECHO MS", "REASON"]
+TABLE_MAX_WIDTH = 40
+
+# The role variables that are dicom.network.echo options, by the option table's name.
+ROLE_OPTIONS = {
+    "calling_aet": "verify_calling_aet",
+    "connect_timeout": "verify_connect_timeout",
+    "acse_timeout": "verify_acse_timeout",
+    "dimse_timeout": "verify_dimse_timeout",
+    "deadline": "verify_deadline",
+    "repeat": "verify_repeat",
+    "concurrency": "verify_concurrency",
+    "retries": "verify_retries",
+    "retry_delay": "verify_delay",
+}
+# The host variables of a node that are options of its C-ECHO run.
+NODE_OPTIONS = {
+    "port": "dicom_port",
+    "called_aet": "dicom_called_aet",
+    "calling_aet": "dicom_calling_aet",
+    "host": "dicom_host",
+}
+
+
+def problem_text(variable: str, reason: str) -> str:
+    """How the role words a usage error: the variable as the user wrote it, then the engine's reason."""
+    return f"{variable} {reason}"
+
+
+# -- the role's own variables ---------------------------------------------------------
+
+
+def settings_problem(settings: t.Mapping[str, t.Any]) -> str | None:
+    """The first verify_* variable the option table refuses, worded by :func:`problem_text`, or None.
+
+    ``settings`` maps role variable names to their values (converted to numbers by the
+    role); the bounds are the option table's, the same the module and the script apply.
+    """
+    values = {name: settings[var] for name, var in ROLE_OPTIONS.items() if var in settings}
+    try:
+        check(values, names=ROLE_OPTIONS)
+    except RequestError as exc:
+        return problem_text(exc.option, exc.reason)
+    return None
+
+
+# -- the nodes, from their host variables ---------------------------------------------
+
+
+def _var(hv: t.Mapping[str, t.Any], key: str, default: t.Any = None) -> t.Any:
+    """``hv[key]`` (templated by Ansible on access) when the host sets it, else ``default``."""
+    return hv[key] if key in hv else default
+
+
+def _required(hv: t.Mapping[str, t.Any]) -> tuple[bool, str | None]:
+    """``dicom_required`` as a bool (true when unset), and a problem when it is neither true nor false."""
+    if "dicom_required" not in hv:
+        return True, None
+    value = hv["dicom_required"]
+    if isinstance(value, bool):
+        return value, None
+    text = str(value).lower() if isinstance(value, (str, int)) else None
+    if text in _TRUE:
+        return True, None
+    if text in _FALSE:
+        return False, None
+    # Unreadable: the node counts as required, so the problem fails the play.
+    return True, problem_text("dicom_required", "must be true or false")
+
+
+def node_problem(port: t.Any, called: str, calling: str, host: str, options: t.Any) -> str | None:
+    """The first thing the option table refuses in a node's host variables, naming the variable, or None.
+
+    The reasons are the engine's own (:func:`_options.problem`); the order is the old
+    role's: port, called AE title, calling AE title, host, then ``dicom_echo_options``.
+    """
+    for name, value in (("port", port), ("called_aet", called), ("calling_aet", calling), ("host", host)):
+        reason = problem(name, value)
+        if reason:
+            return problem_text(NODE_OPTIONS[name], reason)
+    if not isinstance(options, collections.abc.Mapping):
+        return problem_text("dicom_echo_options", "must be a dict of dicom.network.echo options")
+    return None
+
+
+def collect_nodes(
+    hosts: t.Iterable[str],
+    hostvars: t.Mapping[str, t.Mapping[str, t.Any]],
+    calling_aet: str = "ECHOSCU",
+    probe_host: str = "localhost",
+    max_echo_ms: t.Any = None,
+) -> dict[str, t.Any]:
+    """``{nodes, probes, batches}`` of the role from the hosts' dicom_* variables.
+
+    ``nodes``: one entry per host, in order, with a ``problem`` when its variables are
+    unusable (such a node fails alone and is not sent); ``batches``: for each probe host
+    in ``probes``, the dicom.network.echo targets it checks.
+    """
+    nodes: list[dict[str, t.Any]] = []
+    probes: list[str] = []
+    batches: dict[str, list[dict[str, t.Any]]] = {}
+    for name in hosts:
+        hv = hostvars[name] if name in hostvars else {}
+        host = str(_var(hv, "dicom_host") or _var(hv, "ansible_host") or name)
+        port = _var(hv, "dicom_port", DEFAULT_PORT)
+        if isinstance(port, str) and _PORT_TEXT_RE.match(port):
+            port = int(port)
+        # An AE title such as 1234 comes from an INI inventory as a number.
+        called = str(_var(hv, "dicom_called_aet") or DEFAULT_CALLED_AET)
+        calling = str(_var(hv, "dicom_calling_aet") or calling_aet)
+        options = _var(hv, "dicom_echo_options") or {}
+        required, problem = _required(hv)
+        problem = node_problem(port, called, calling, host, options) or problem
+        probe = str(_var(hv, "dicom_probe_host") or probe_host)
+        if problem is None:
+            target = {"name": name, "host": host, "port": port, "called_aet": called, "calling_aet": calling,
+                      "required": required}
+            if probe not in batches:
+                probes.append(probe)
+                batches[probe] = []
+            # The node's own settings win over dicom_echo_options.
+            batches[probe].append({**options, **target} if options else target)
+        nodes.append({
+            "name": name, "host": host, "port": port, "called_aet": called, "calling_aet": calling,
+            "required": required, "probe": probe,
+            "expect_implementation_version_name": _var(hv, "dicom_expect_implementation_version_name"),
+            "expect_implementation_class_uid": _var(hv, "dicom_expect_implementation_class_uid"),
+            "max_echo_ms": _var(hv, "dicom_max_echo_ms", max_echo_ms),
+            "problem": problem,
+        })
+    return {"nodes": nodes, "probes": probes, "batches": batches}
+
+
+# -- the module runs, one per probe host ----------------------------------------------
+
+
+def _mapping(value: t.Any) -> t.Mapping[str, t.Any]:
+    return value if isinstance(value, collections.abc.Mapping) else {}
+
+
+def _job_id(item: t.Any) -> t.Any:
+    return _mapping(item).get("ansible_job_id")
+
+
+def probe_results(
+    collected: t.Mapping[str, t.Any], echo: t.Any, polled: t.Any
+) -> tuple[dict[str, t.Mapping[str, t.Any]], dict[str, str], list[dict[str, t.Any]]]:
+    """Each probe host's run: ``(result by node name, error by probe, probes)``.
+
+    ``echo`` is the registered dicom.network.echo loop (one item per probe host),
+    ``polled`` the registered async_status loop when the runs were asynchronous.
+    """
+    polled_results = _mapping(polled).get("results", [])
+    by_name: dict[str, t.Mapping[str, t.Any]] = {}
+    probe_error: dict[str, str] = {}
+    probes: list[dict[str, t.Any]] = []
+    for run in _mapping(echo).get("results", []):
+        probe = run["item"]
+        if "ansible_job_id" in run:
+            job = run["ansible_job_id"]
+            run = next((p for p in polled_results if _job_id(p.get("item")) == job), {})
+        results = run.get("results")
+        if results is not None and len(results) == len(collected["batches"].get(probe, ())):
+            by_name.update((r["name"], r) for r in results)
+            summary = run.get("summary")
+            probes.append({"probe": probe, "nodes": len(results), "msg": run.get("msg"),
+                           "elapsed_ms": summary.get("elapsed_ms") if summary is not None else None})
+        else:
+            probe_error[probe] = ("unreachable: " if run.get("unreachable", False) else "") + str(
+                run.get("msg", "no result from dicom.network.echo"))
+            probes.append({"probe": probe, "nodes": 0, "msg": probe_error[probe], "elapsed_ms": None})
+    return by_name, probe_error, probes
+
+
+# -- one node's verdict ---------------------------------------------------------------
+
+
+def _as_float(value: t.Any) -> float:
+    """As Jinja's ``float`` filter: 0.0 when the value is not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _shown(value: t.Any) -> str:
+    """A value inside a check's message, as JSON (strings quoted, None as null)."""
+    return json.dumps(value)
+
+
+def expectation_checks(
+    node: t.Mapping[str, t.Any], echo_ok: bool, peer: t.Mapping[str, t.Any], echo_max: t.Any
+) -> tuple[list[dict[str, t.Any]], list[str]]:
+    """The node's expectations: ``(checks, messages of the unmet ones)``.
+
+    A check whose C-ECHO failed has ``ok: None``: nothing was measured.
+    """
+    checks: list[dict[str, t.Any]] = []
+    unmet: list[str] = []
+    for key, label in _CHECK_LABELS.items():
+        expected = node["expect_" + key]
+        if expected is not None:
+            actual = peer.get(key)
+            good = (actual == expected) if echo_ok else None
+            msg = f"{label} is {_shown(actual)}" + (", as expected" if good else f", expected {_shown(expected)}")
+            checks.append({"check": key, "expected": expected, "actual": actual, "ok": good, "msg": msg})
+            if good is False:
+                unmet.append(msg)
+    if node["max_echo_ms"] is not None:
+        limit = _as_float(node["max_echo_ms"])
+        good = (echo_max is not None and echo_max <= limit) if echo_ok else None
+        msg = f"C-ECHO took {echo_max} ms, {'within' if good else 'more than'} the {limit} ms allowed"
+        checks.append({"check": "max_echo_ms", "expected": limit, "actual": echo_max, "ok": good, "msg": msg})
+        if good is False:
+            unmet.append(msg)
+    return checks, unmet
+
+
+def _outcome(
+    node: t.Mapping[str, t.Any], result: t.Mapping[str, t.Any] | None, probe_error: t.Mapping[str, str]
+) -> tuple[bool, t.Any, t.Any]:
+    """What the check itself said: ``(echo ok, failure class, reason)``."""
+    if node["problem"]:
+        return False, "usage", node["problem"]
+    if result is None:
+        reason = f"probe {node['probe']} could not check the node: {probe_error.get(node['probe'], 'no result')}"
+        return False, "probe", reason
+    return result.get("ok"), result.get("failure"), result.get("msg")
+
+
+def verdict_of(ok: bool, required: bool) -> str:
+    return "passed" if ok else ("failed" if required else "failed-optional")
+
+
+def node_entry(
+    node: t.Mapping[str, t.Any], result: t.Mapping[str, t.Any] | None, probe_error: t.Mapping[str, str]
+) -> dict[str, t.Any]:
+    """The node's entry of dicom-verify.json: the check's outcome, then the expectations."""
+    echo_ok, failure, reason = _outcome(node, result, probe_error)
+    has_result = result is not None
+    found = result if result is not None else {}
+    peer = found.get("peer", {}) if has_result else {}
+    timing = found.get("timing", {}) if has_result else {}
+    echo_max = (timing.get("echo_ms") or {}).get("max") if has_result else None
+    checks, unmet = expectation_checks(node, echo_ok, peer, echo_max)
+    ok = bool(echo_ok) and not unmet
+    if echo_ok and unmet:
+        failure, reason = "expectation", "; ".join(unmet)
+    return {
+        "name": node["name"], "host": node["host"], "port": node["port"],
+        # As the engine labels a target without a name: host:port, [v6]:port.
+        "address": address_label(node["host"], node["port"]),
+        "called_aet": node["called_aet"], "calling_aet": node["calling_aet"],
+        "probe": node["probe"], "required": node["required"],
+        "ok": ok, "verdict": verdict_of(ok, node["required"]), "msg": reason, "failure": None if ok else failure,
+        "status": found.get("status") if has_result else None,
+        "association": found.get("association") if has_result else {"result": None},
+        "timing": timing, "echo_ms": echo_max,
+        "attempts": found.get("attempts") if has_result else 0,
+        "peer": peer, "checks": checks,
+    }
+
+
+def fail_line(entry: t.Mapping[str, t.Any]) -> str:
+    """One failed node in one line: ``name (address, called AE title): reason``."""
+    return f"{entry['name']} ({entry['address']}, {entry['called_aet']}): {entry['msg']}"
+
+
+# -- JUnit ----------------------------------------------------------------------------
+
+
+def _xml(value: t.Any) -> str:
+    """``value`` as text XML 1.0 can carry (ElementTree escapes, but writes any character)."""
+    return _NOT_XML_RE.sub("?", str(value))
+
+
+def junit_state(entry: t.Mapping[str, t.Any], junit_optional_failures: str) -> str:
+    """``passed``, ``failure`` or ``skipped``.
+
+    A failed required node is a failure; a failed optional one is skipped (or a failure
+    with ``junit_optional_failures: failure``), so that by default the JUnit verdict is
+    the play's verdict.
+    """
+    if entry["ok"]:
+        return "passed"
+    return "failure" if entry["required"] or junit_optional_failures == "failure" else "skipped"
+
+
+def junit_case(entry: t.Mapping[str, t.Any], state: str) -> ET.Element:
+    """One ``<testcase>``: the node, its address and AE titles as properties, and why it failed."""
+    name, address, called, probe = (_xml(entry[key]) for key in ("name", "address", "called_aet", "probe"))
+    reason = _xml(entry["msg"])
+    seconds = (entry["timing"].get("total_ms") or 0) / 1000.0
+    case = ET.Element("testcase", {"classname": f"dicom.network.verify.{probe}", "name": name,
+                                   "time": f"{seconds:.3f}"})
+    properties = ET.SubElement(case, "properties")
+    for key, value in (
+        ("address", address),
+        ("called_aet", called),
+        ("calling_aet", _xml(entry["calling_aet"])),
+        ("required", "true" if entry["required"] else "false"),
+        ("association", _xml(entry["association"].get("result") or "")),
+        ("echo_ms", "" if entry["echo_ms"] is None else _xml(entry["echo_ms"])),
+    ):
+        ET.SubElement(properties, "property", {"name": key, "value": value})
+    if state == "failure":
+        optional = "" if entry["required"] else " [optional node]"
+        failure = ET.SubElement(case, "failure", {"type": _xml(entry["failure"]), "message": reason})
+        failure.text = f"{name} at {address} (called AE title {called}, from {probe}): {reason}{optional}"
+    elif state == "skipped":
+        ET.SubElement(case, "skipped", {"message": f"optional node failed: {reason}"})
+    ET.SubElement(case, "system-out").text = reason
+    return case
+
+
+def junit_document(probes: t.Sequence[str], cases: t.Sequence[tuple[str, str, ET.Element]], stamp: str) -> str:
+    """The JUnit XML text: one test suite per probe host, in ``probes`` order, then any other probe."""
+    order = list(probes)
+    order += [probe for probe in dict.fromkeys(case[0] for case in cases) if probe not in order]
+    root = ET.Element("testsuites", {"name": "dicom.network.verify"})
+    total = {"tests": 0, "failure": 0, "skipped": 0}
+    for probe in order:
+        mine = [(state, case) for case_probe, state, case in cases if case_probe == probe]
+        count = {"tests": len(mine), "failure": 0, "skipped": 0}
+        for state, _case in mine:
+            if state in count:
+                count[state] += 1
+        for key, value in count.items():
+            total[key] += value
+        xprobe = _xml(probe)
+        suite = ET.SubElement(root, "testsuite", {
+            "name": f"dicom.network.verify.{xprobe}", "hostname": xprobe, "tests": str(count["tests"]),
+            "failures": str(count["failure"]), "errors": "0", "skipped": str(count["skipped"]), "timestamp": stamp})
+        suite.extend(case for _state, case in mine)
+    root.attrib.update({"tests": str(total["tests"]), "failures": str(total["failure"]), "errors": "0",
+                        "skipped": str(total["skipped"])})
+    ET.indent(root, space="  ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# -- the table and the whole report ---------------------------------------------------
+
+
+def table_lines(rows: t.Sequence[t.Sequence[str]]) -> list[str]:
+    """The rows (header first) as aligned lines; none when there is no node row."""
+    if len(rows) < 2:
+        return []
+    w0, w1, w2, w3, w4 = (min(max(len(row[col]) for row in rows), TABLE_MAX_WIDTH) for col in range(5))
+    return [f"{row[0]:<{w0}}  {row[1]:<{w1}}  {row[2]:<{w2}}  {row[3]:<{w3}}  {row[4]:>{w4}}  {row[5]}" for row in rows]
+
+
+def table_row(entry: t.Mapping[str, t.Any]) -> list[str]:
+    echo_ms = entry["echo_ms"]
+    return [entry["name"], entry["address"], entry["called_aet"], entry["verdict"],
+            f"{echo_ms:.1f}" if echo_ms is not None else "-", "" if entry["ok"] else entry["msg"]]
+
+
+def summary_line(entries: t.Sequence[t.Mapping[str, t.Any]], probes: t.Sequence[t.Mapping[str, t.Any]]) -> str:
+    verdicts = collections.Counter(entry["verdict"] for entry in entries)
+    runs = [f"{p['probe']} ({p['nodes']}) in {p['elapsed_ms'] / 1000.0:.2f} s"
+            for p in probes if p["elapsed_ms"] is not None]
+    return (f"DICOM verify: {len(entries)} node(s), {verdicts['passed']} passed, {verdicts['failed']} failed,"
+            f" {verdicts['failed-optional']} optional failed" + ("; checked from " + ", ".join(runs) if runs else ""))
+
+
+def report_json(entries: t.Sequence[t.Mapping[str, t.Any]]) -> str:
+    """dicom-verify.json: as Ansible's ``to_nice_json(indent=2)`` writes it (sorted keys, ASCII)."""
+    return json.dumps(entries, indent=2, sort_keys=True, separators=(",", ": ")) + "\n"
+
+
+def judge(
+    collected: t.Mapping[str, t.Any],
+    echo: t.Any = None,
+    polled: t.Any = None,
+    show: str = "all",
+    junit_optional_failures: str = "skipped",
+    report_dir: str = "",
+    check_mode: bool = False,
+    now: datetime.datetime | None = None,
+) -> dict[str, t.Any]:
+    """The role's ``verify_report`` from :func:`collect_nodes` and the registered module results.
+
+    ``now`` (a UTC datetime) stamps the JUnit suites.
+    """
+    by_name, probe_error, probes = probe_results(collected, echo, polled)
+    entries: list[dict[str, t.Any]] = []
+    cases: list[tuple[str, str, ET.Element]] = []
+    rows = [TABLE_HEADER]
+    for node in collected["nodes"]:
+        result = None if node["problem"] else by_name.get(node["name"])
+        entry = node_entry(node, result, probe_error)
+        entries.append(entry)
+        if show == "all" or (show == "problems" and not entry["ok"]):
+            rows.append(table_row(entry))
+        state = junit_state(entry, junit_optional_failures)
+        cases.append((entry["probe"], state, junit_case(entry, state)))
+
+    failed = [entry for entry in entries if entry["verdict"] == "failed"]
+    stamp = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S")
+    files = [report_dir + "/dicom-verify.json", report_dir + "/dicom-verify.xml"] if report_dir else []
+    summary = summary_line(entries, probes)
+    report_line = []
+    if files:
+        report_line.append("report: " + ", ".join(files) + (" (not written in check mode)" if check_mode else ""))
+    return {
+        "nodes": entries,
+        "probes": probes,
+        "passed": sum(1 for entry in entries if entry["ok"]),
+        "failed": [entry["name"] for entry in failed],
+        "failed_optional": [entry["name"] for entry in entries if entry["verdict"] == "failed-optional"],
+        # Every failed node's line, by name: what its own inventory host fails with.
+        "reasons": {entry["name"]: fail_line(entry) for entry in entries if not entry["ok"]},
+        "summary": summary,
+        "files": files,
+        "table": [summary] + table_lines(rows) + report_line,
+        "fail_msg": f"DICOM verification failed for {len(failed)} required node(s): "
+                    + "; ".join(fail_line(entry) for entry in failed),
+        "json": report_json(entries),
+        "junit": junit_document(collected["probes"], cases, stamp),
+    }
