@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -84,10 +85,18 @@ class Play:
 def run_play(tmp_path: Path, collections_path: Path) -> t.Callable[..., Play]:
     """Run a playbook with an inventory (both given as text) and return a Play."""
 
-    def run(inventory: str, playbook: str, *args: str, env: dict[str, str] | None = None) -> Play:
+    def run(inventory: str, playbook: str, *args: str, env: dict[str, str] | None = None,
+            report_dir: Path | None = None) -> Play:
+        """``playbook`` is the playbook's text, or the name of a collection playbook
+        (``dicom.network.verify``); ``report_dir``: where the play writes its report on its
+        own (else the test passes ``verify_report_dir``)."""
         (tmp_path / "inventory.ini").write_text(textwrap.dedent(inventory), encoding="utf-8")
-        (tmp_path / "play.yml").write_text(textwrap.dedent(playbook), encoding="utf-8")
-        report_dir = tmp_path / "report"
+        if playbook.startswith("dicom.network."):
+            play = playbook
+        else:
+            (tmp_path / "play.yml").write_text(textwrap.dedent(playbook), encoding="utf-8")
+            play = str(tmp_path / "play.yml")
+        report_args = [] if report_dir else ["-e", f"verify_report_dir={tmp_path / 'report'}"]
         environ = {
             **os.environ,
             "ANSIBLE_COLLECTIONS_PATH": str(collections_path),
@@ -98,17 +107,27 @@ def run_play(tmp_path: Path, collections_path: Path) -> t.Callable[..., Play]:
             "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
             "ANSIBLE_ASYNC_DIR": str(tmp_path / "ansible-async"),
             "ANSIBLE_SSH_ARGS": "-o ConnectTimeout=2 -o BatchMode=yes",
+            # The current directory, as a shell would say it (the collection playbook reports there).
+            "PWD": str(tmp_path),
             **(env or {}),
         }
-        command = [
-            _ansible_playbook(), "-i", str(tmp_path / "inventory.ini"), str(tmp_path / "play.yml"),
-            "-e", f"verify_report_dir={report_dir}", *args,
-        ]
+        command = [_ansible_playbook(), "-i", str(tmp_path / "inventory.ini"), play, *report_args, *args]
         proc = subprocess.run(command, cwd=tmp_path, env=environ, capture_output=True, text=True,
                               timeout=PLAY_TIMEOUT, check=False)
-        return Play(proc, report_dir)
+        return Play(proc, report_dir or tmp_path / "report")
 
     return run
+
+
+RECAP_RE = re.compile(
+    r"^(?P<host>\S+)\s+: ok=(?P<ok>\d+)\s+changed=\d+\s+unreachable=(?P<unreachable>\d+)\s+"
+    r"failed=(?P<failed>\d+)\s+skipped=\d+\s+rescued=\d+\s+ignored=(?P<ignored>\d+)", re.MULTILINE)
+
+
+def recap(out: str) -> dict[str, dict[str, int]]:
+    """The PLAY RECAP: host -> ok, unreachable, failed, ignored."""
+    return {m["host"]: {key: int(m[key]) for key in ("ok", "unreachable", "failed", "ignored")}
+            for m in RECAP_RE.finditer(out)}
 
 
 def closed_port() -> int:
@@ -518,3 +537,77 @@ def test_no_nodes(run_play):
     assert play.entries == []
     assert play.junit.get("tests") == "0"
     assert "DICOM verify: 0 node(s), 0 passed, 0 failed, 0 optional failed" in play.out
+
+
+def test_fifty_nodes_each_end_with_their_verdict(start_scp, run_play, tmp_path):
+    """The collection playbook over 50 nodes with failures: every node's own inventory host
+    ends with its verdict in the PLAY RECAP (failed, ignored when optional, or ok)."""
+    # pynetdicom's SCP serves 10 associations at once: 8 nodes per SCP, 16 checked at once.
+    scps = [start_scp(ae_title=f"SITE{i}") for i in range(5)]
+    strict = start_scp(ae_title="STRICT", require_called_aet=True)
+    lines = ["[pacs]"]
+    expected: dict[str, str] = {}
+    for i in range(40):
+        scp = scps[i % len(scps)]
+        lines.append(f"pacs-{i:02d} dicom_port={scp.port} dicom_called_aet={scp.ae_title}")
+        expected[f"pacs-{i:02d}"] = "passed"
+    for i in range(6):
+        lines.append(f"down-{i} dicom_port={closed_port()}")
+        expected[f"down-{i}"] = "failed"
+    for i in range(2):
+        lines.append(f"renamed-{i} dicom_port={strict.port} dicom_called_aet=OLD-NAME")
+        expected[f"renamed-{i}"] = "failed"
+    for i in range(2):
+        lines.append(f"off-{i} dicom_port={closed_port()} dicom_required=false")
+        expected[f"off-{i}"] = "failed-optional"
+    lines += ["[pacs:vars]", NODE_VARS]
+    assert len(expected) == 50
+
+    play = run_play("\n".join(lines) + "\n", "dicom.network.verify", report_dir=tmp_path / "dicom-verify-report")
+
+    assert play.rc == 2, play.out
+    hosts = recap(play.out)
+    assert set(hosts) == set(expected), play.out
+    for name, verdict in expected.items():
+        counts = hosts[name]
+        assert counts["unreachable"] == 0, (name, counts)  # nothing connected to a node
+        if verdict == "failed":
+            assert counts["failed"] == 1 and counts["ignored"] == 0, (name, counts)
+            reason = play.by_name()[name]["msg"]
+            assert f"fatal: [{name}]: FAILED!" in play.out and reason in play.out
+        elif verdict == "failed-optional":
+            assert counts["failed"] == 0 and counts["ignored"] == 1, (name, counts)
+        else:
+            assert counts["failed"] == 0 and counts["ignored"] == 0 and counts["ok"] >= 1, (name, counts)
+    assert {e["name"]: e["verdict"] for e in play.entries} == expected
+    fail_line = next(line for line in play.out.splitlines() if "DICOM verification failed for" in line)
+    assert "DICOM verification failed for 8 required node(s)" in fail_line
+    for scp in scps:
+        assert len(associations(scp)) == 8
+    assert len(associations(strict)) == 2
+
+
+@pytest.mark.parametrize("mode", ["failed", "none"])
+def test_host_verdicts_for_large_plays(start_scp, run_play, mode):
+    """verify_host_verdicts failed: only failed nodes run a task of their own; none: the play
+    fails as a whole, as the role did before."""
+    scp = start_scp()
+    inventory = textwrap.dedent(f"""\
+        [pacs]
+        up-1 dicom_port={scp.port}
+        up-2 dicom_port={scp.port}
+        down dicom_port={closed_port()}
+        off dicom_port={closed_port()} dicom_required=false
+        [pacs:vars]
+        """) + NODE_VARS
+    play = run_play(inventory, PLAY_ON_NODES, "-e", f"verify_host_verdicts={mode}")
+    assert play.rc == 2, play.out
+    hosts = recap(play.out)
+    assert "DICOM verification failed for 1 required node(s): down (" in play.out
+    if mode == "failed":
+        assert hosts["down"]["failed"] == 1 and hosts["off"]["ignored"] == 1, hosts
+        # The first node ran the check; the other passed node ran no task at all.
+        assert hosts["up-1"]["failed"] == 0 and "up-2" not in hosts, hosts
+    else:
+        assert "fatal: [down]" not in play.out and "off" not in hosts, hosts
+    assert len(associations(scp)) == 2
