@@ -387,6 +387,9 @@ def test_node_coming_up_late_passes_with_retries(start_scp, run_play, tmp_path):
         stop.set()
         starter.join(10)
     assert play.rc == 0, play.out
+    # Progress while the batch waits for the late node: what is tried again, then a line per look.
+    assert "those that cannot be connected to yet are tried again, up to 40 times 0.5 s apart" in play.out
+    assert "FAILED - RETRYING: [early -> localhost]: Wait for the probe hosts to finish" in play.out, play.out
     by_name = play.by_name()
     assert by_name["late"]["ok"] and by_name["late"]["attempts"] > 1, by_name["late"]
     assert by_name["early"]["attempts"] == 1
