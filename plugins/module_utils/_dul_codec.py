@@ -821,14 +821,19 @@ class PynetdicomAssembler:
         if not done:
             return None
         command = self._message.command_set
-        field = command.get("CommandField")
+        # pydicom converts an element when it is read: a Status of 3 bytes fails only here.
+        field = self._read(command, "CommandField")
         if field != C_ECHO_RSP_COMMAND:
             raise BadPdu(f"expected a C-ECHO-RSP, got a DIMSE message with command field {hex_code(field)}")
-        return EchoResponse(
-            command.get("MessageIDBeingRespondedTo"),
-            command.get("Status"),
-            self._message.context_id,
-        )
+        answered, status = self._read(command, "MessageIDBeingRespondedTo"), self._read(command, "Status")
+        return EchoResponse(answered, status, self._message.context_id)
+
+    @staticmethod
+    def _read(command: t.Any, keyword: str) -> t.Any:
+        try:
+            return command.get(keyword)
+        except Exception as exc:  # noqa: BLE001 - any conversion fault means a malformed message
+            raise BadPdu(f"malformed DIMSE message ({_fault(exc)})") from None
 
 
 def pynetdicom_status_text(code: int) -> str:
