@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, dicom.network contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Decoding of A-ASSOCIATE-RJ and A-ABORT, and the PDUs we send (dul_codec), table-driven."""
+"""The codec (_dul_codec): PS3.8 codes and texts, the PDUs we send, and equality with pynetdicom on every byte."""
 
 from __future__ import annotations
 
@@ -538,9 +538,9 @@ def test_the_hot_path_imports_neither_pynetdicom_nor_pydicom() -> None:
     code = f"""
 import random, struct, sys
 sys.path[:0] = {sys.path!r}
-from ansible_collections.dicom.network.plugins.module_utils import dul_codec
+from ansible_collections.dicom.network.plugins.module_utils import _dul_codec as dul_codec
 from ansible_collections.dicom.network.plugins.module_utils.echo_request import EchoRequest
-from ansible_collections.dicom.network.tests.unit.plugins.module_utils import test_dul_codec as tests
+from ansible_collections.dicom.network.tests.unit.plugins.module_utils import test__dul_codec as tests
 assert "pynetdicom" not in sys.modules and "pydicom" not in sys.modules, "imported by the test module"
 request = EchoRequest(host="127.0.0.1")
 dul_codec.associate_rq(request)
