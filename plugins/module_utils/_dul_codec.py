@@ -27,13 +27,16 @@ pynetdicom stays the authority on every byte:
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
-import re
 import struct
-import typing as t
+import sys
 
 from .echo_request import VERIFICATION_SOP_CLASS, EchoRequest
+
+# typing costs an import: the annotations are strings (PEP 563), read only by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
 
 APPLICATION_CONTEXT_NAME = "1.2.840.10008.3.1.1.1"  # PS3.7 A.2.1, the DICOM application context
 # PS3.7 D.3.3.2: our implementation, under the UUID-derived root of PS3.5 B.2. The
@@ -50,11 +53,24 @@ A_RELEASE_RP_BYTES = b"\x06\x00\x00\x00\x00\x04\x00\x00\x00\x00"  # PS3.8 table 
 # sending fragments that never end the message must not grow our memory without bound.
 MAX_RESPONSE_BYTES = 1 << 16
 
-# pynetdicom is still needed for what the fast path declines and for -d's PDU dumps;
-# finding it costs a directory lookup, importing it costs 0.2 s: only found here.
-PYNETDICOM_IMPORT_ERROR: ImportError | None = (
-    None if importlib.util.find_spec("pynetdicom") is not None else ImportError("No module named 'pynetdicom'")
-)
+
+
+def _find_pynetdicom() -> ImportError | None:
+    """Whether pynetdicom is installed, without importing it (a directory lookup, not 0.2 s).
+
+    As ``importlib.util.find_spec`` does, a module blocked in ``sys.modules`` (None) is missing.
+    """
+    if "pynetdicom" in sys.modules:
+        return None if sys.modules["pynetdicom"] is not None else ImportError("No module named 'pynetdicom'")
+    import importlib.machinery  # ~1 ms, where importlib.util costs ~4
+
+    if importlib.machinery.PathFinder.find_spec("pynetdicom") is None:
+        return ImportError("No module named 'pynetdicom'")
+    return None
+
+
+# pynetdicom is still needed for what the fast path declines and for -d's PDU dumps.
+PYNETDICOM_IMPORT_ERROR: ImportError | None = _find_pynetdicom()
 
 # Tests set this to a directory: every PDU the engine decodes is appended to a file there.
 _RECORD_DIR = os.environ.get("DICOM_NETWORK_PDU_RECORD") or None
@@ -289,10 +305,21 @@ MESSAGE_ID_BEING_RESPONDED_TO = 0x0120  # US
 COMMAND_DATA_SET_TYPE = 0x0800  # US
 STATUS = 0x0900  # US
 
-# PS3.5 9.1: a conformant UID (what pydicom and pynetdicom accept without a word).
-_UID = re.compile(rb"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
-# PS3.5 6.2, VR AE: printable ISO 646 without the backslash, at most 16 characters.
-_AE = re.compile(rb"[\x20-\x5b\x5d-\x7e]{1,16}")
+
+
+def _conformant_uid(value: bytes) -> bool:
+    """PS3.5 9.1: 1-64 characters, components of digits without leading zeros, dot-separated."""
+    if not 0 < len(value) <= 64:
+        return False
+    for part in value.split(b"."):
+        if not part.isdigit() or (part[0] == 0x30 and len(part) > 1):  # bytes.isdigit: ASCII 0-9 only
+            return False
+    return True
+
+
+def _ae_value(value: bytes) -> bool:
+    """PS3.5 6.2, VR AE: 1-16 printable ISO 646 characters, no backslash."""
+    return 0 < len(value) <= 16 and all(0x20 <= c <= 0x7E and c != 0x5C for c in value)
 
 
 # -- encoding -------------------------------------------------------------------------------
@@ -421,7 +448,7 @@ def _uid(data: bytes, start: int, end: int, allow_empty: bool = False) -> str | 
         value = value[:-1]  # one trailing NUL pads a UID to even length (PS3.5 9.1)
     if not value and allow_empty:
         return None
-    if len(value) > 64 or not _UID.fullmatch(value):
+    if not _conformant_uid(value):
         raise _Declined(f"a UID that is not conformant: {value[:70]!r}")
     return value.decode("ascii")
 
@@ -502,7 +529,7 @@ def _fast_user_information(data: bytes, start: int, end: int, result: Acceptance
         elif sub_type == IMPLEMENTATION_CLASS_UID_SUB_ITEM:
             result.implementation_class_uid = _uid(data, sub_start, sub_end)
         elif sub_type == IMPLEMENTATION_VERSION_NAME_SUB_ITEM:
-            if not _AE.fullmatch(value) or not value.strip():
+            if not _ae_value(value) or not value.strip():
                 raise _Declined(f"an implementation version name that is not an AE value: {value[:20]!r}")
             result.implementation_version_name = value.decode("ascii").strip()
         elif sub_type == USER_IDENTITY_AC_SUB_ITEM:
