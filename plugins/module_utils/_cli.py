@@ -11,10 +11,6 @@ them to the engine and prints the engine's verdict from the result's fields.
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
-import logging.config
 import os
 import re
 import sys
@@ -39,7 +35,39 @@ NAMES = _options.script_names()
 # The script's options that are fields of the engine's EchoRequest.
 REQUEST_OPTIONS = tuple(o.name for o in _options.for_face(_options.SCRIPT) if _options.REQUEST in o.faces)
 
-LOG = logging.getLogger("dicom.network.echoscu")
+
+
+class QuietLog:
+    """Our logger until -v, -d, -ll or -lc ask for logging, which costs more to import and
+    set up than a whole C-ECHO: debug and info are dropped, warnings and errors are printed
+    as logging would print them at its default level ("E: ..."), nothing with -q."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - logging.Logger's name
+        return not self.quiet and level >= 30  # logging.WARNING
+
+    def debug(self, msg: str, *args: t.Any) -> None:
+        pass
+
+    info = debug
+
+    def _print(self, letter: str, msg: str, args: tuple[t.Any, ...]) -> None:
+        if not self.quiet:
+            say(sys.stderr, f"{letter}: " + (msg % args if args else msg))
+
+    def warning(self, msg: str, *args: t.Any) -> None:
+        self._print("W", msg, args)
+
+    def error(self, msg: str, *args: t.Any) -> None:
+        self._print("E", msg, args)
+
+    def critical(self, msg: str, *args: t.Any) -> None:
+        self._print("C", msg, args)
+
+
+LOG: t.Any = QuietLog()
 
 
 def say(stream: t.TextIO, line: str) -> None:
@@ -53,26 +81,27 @@ def usage_error(text: str) -> t.NoReturn:
     raise SystemExit(EXIT_CODES[Failure.USAGE])
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> t.NoReturn:
-        # argparse prints usage plus "prog: error: argument X: why"; we print one line naming X.
-        match = re.fullmatch(r"argument (\S+): (.*)", message, re.DOTALL)
-        usage_error(f"{match[1]}: {match[2]}" if match else f"{message} (see {PROG} --help)")
+def _bad_value(text: str) -> Exception:
+    import argparse  # only for a bad value: argparse costs ~10 ms to import
+
+    return argparse.ArgumentTypeError(text)
 
 
 def integer(text: str) -> int:
     if not re.fullmatch(r"\s*[+-]?[0-9]+\s*", text):
-        raise argparse.ArgumentTypeError(f"must be an integer (got {text!r})")
+        raise _bad_value(f"must be an integer (got {text!r})")
     return int(text)
 
 
 def seconds(text: str) -> float:
     if not re.fullmatch(r"\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*", text):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds (got {text!r})")
+        raise _bad_value(f"must be a number of seconds (got {text!r})")
     return float(text)
 
 
 def collection_version() -> str:
+    import json
+
     try:
         with open(os.path.join(ROOT, "MANIFEST.json"), encoding="utf-8") as fh:
             return str(json.load(fh)["collection_info"]["version"])
@@ -94,20 +123,17 @@ def collection_version() -> str:
         return FALLBACK_VERSION
 
 
-class Version(argparse.Action):
-    def __init__(self, option_strings: list[str], dest: str, **kw: t.Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, help="print version information and exit")
+def _version(parser: t.Any) -> t.NoReturn:
+    """--version: what this is, and the pynetdicom beside it."""
+    from importlib import metadata
 
-    def __call__(self, parser: argparse.ArgumentParser, *_args: t.Any) -> t.NoReturn:
-        from importlib import metadata
-
-        try:
-            pynetdicom = metadata.version("pynetdicom")
-        except metadata.PackageNotFoundError:
-            pynetdicom = "not installed"
-        python = sys.version.split()[0]
-        say(sys.stdout, f"{PROG} (dicom.network {collection_version()}), pynetdicom {pynetdicom}, Python {python}")
-        parser.exit(0)
+    try:
+        pynetdicom = metadata.version("pynetdicom")
+    except metadata.PackageNotFoundError:
+        pynetdicom = "not installed"
+    python = sys.version.split()[0]
+    say(sys.stdout, f"{PROG} (dicom.network {collection_version()}), pynetdicom {pynetdicom}, Python {python}")
+    parser.exit(0)
 
 
 # How the script reads a value of each type from its command line.
@@ -132,8 +158,24 @@ Errors are printed as "E: ..." lines on stderr; -q silences them, but not usage 
 (usage errors print no JSON)."""
 
 
-def build_parser() -> Parser:
-    """echoscu's argparse, made from the option table."""
+def build_parser() -> t.Any:
+    """echoscu's argparse, made from the option table (imported here: the common command
+    line is read by :func:`fast_parse`; argparse is for help, errors and the unusual)."""
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> t.NoReturn:
+            # argparse prints usage plus "prog: error: argument X: why"; we print one line naming X.
+            match = re.fullmatch(r"argument (\S+): (.*)", message, re.DOTALL)
+            usage_error(f"{match[1]}: {match[2]}" if match else f"{message} (see {PROG} --help)")
+
+    class Version(argparse.Action):
+        def __init__(self, option_strings: list[str], dest: str, **kw: t.Any) -> None:
+            super().__init__(option_strings, dest, nargs=0, help="print version information and exit")
+
+        def __call__(self, parser: argparse.ArgumentParser, *_args: t.Any) -> t.NoReturn:
+            _version(parser)
+
     p = Parser(
         prog=PROG,
         usage=f"{PROG} [options] peer port",
@@ -170,13 +212,94 @@ def build_parser() -> Parser:
     return p
 
 
-def mode(args: argparse.Namespace) -> str | None:
+class Args:
+    """The parsed command line: what argparse's Namespace holds, attribute by attribute."""
+
+    def __init__(self, **values: t.Any) -> None:
+        self.__dict__.update(values)
+
+
+def fast_parse(argv: t.Sequence[str]) -> Args | None:
+    """The common command line, read without argparse (~10 ms to import), or None.
+
+    Reads the options of the table given once each, as separate words (``-aet ME``,
+    ``--repeat 5``, ``--repeat=5``), and the two positionals. Anything else -- help,
+    --version, an unknown option, a value that does not convert, ``--``, a value that
+    starts with "-", two of -q/-v/-d -- returns None, and argparse then reads the line,
+    with its messages. Where it answers, it answers what argparse would (a unit test holds
+    the two equal).
+    """
+    by_flag: dict[str, t.Any] = {}
+    values: dict[str, t.Any] = {"version": None}  # argparse's --version action leaves this
+    positionals = []
+    for option in _options.for_face(_options.SCRIPT):
+        if not option.flags[0].startswith("-"):
+            positionals.append(option.name)
+            continue
+        if option.type not in CONVERTERS and option.type != "bool":
+            return None
+        values[option.name] = False if option.type == "bool" else option.default_for(_options.SCRIPT)
+        for flag in option.flags:
+            by_flag[flag] = option
+    names: list[str] = []
+    seen: set[str] = set()
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        index += 1
+        if not word.startswith("-") or word == "-":
+            names.append(word)
+            continue
+        flag, equals, value = word.partition("=")
+        option = by_flag.get(flag)
+        if option is None or option.name in seen:
+            return None
+        seen.add(option.name)
+        if option.type == "bool":
+            if equals:
+                return None
+            values[option.name] = True
+            continue
+        if equals and not flag.startswith("--"):
+            return None  # -aet=ME: argparse's to read
+        if not equals:
+            if index >= len(argv) or argv[index].startswith("-"):
+                return None
+            value = argv[index]
+            index += 1
+        try:
+            converted = CONVERTERS[option.type](value)
+        except Exception:  # noqa: BLE001 - argparse names what is wrong
+            return None
+        if option.type == "str" and option.choices and converted not in option.choices:
+            return None
+        values[option.name] = converted
+    if len(names) != len(positionals) or sum(1 for name in _options.SCRIPT_MODES if values.get(name)) > 1:
+        return None
+    values.update(zip(positionals, names, strict=True))
+    return Args(**values)
+
+
+def mode(args: t.Any) -> str | None:
     """quiet, verbose, debug, or None: the logging mode -q/-v/-d chose."""
     return next((name for name in _options.SCRIPT_MODES if getattr(args, name)), None)
 
 
-def setup_logging(args: argparse.Namespace) -> None:
+def setup_logging(args: t.Any) -> None:
     """Where -v/-d/-ll/-lc send the messages of our logger and pynetdicom's."""
+    global LOG
+    if not (args.log_config or args.log_level or mode(args) in ("verbose", "debug")):
+        # Errors only (or nothing, -q): no logging to set up. Python warnings (pydicom's, on
+        # an invalid UID in a peer's PDU) are silenced, as the logging set-up below does.
+        import warnings
+
+        warnings.filterwarnings("ignore")
+        LOG = QuietLog(quiet=mode(args) == "quiet")
+        return
+    import logging
+    import logging.config
+
+    LOG = logging.getLogger("dicom.network.echoscu")
     if args.log_config:
         path = args.log_config
         try:
@@ -233,8 +356,11 @@ def report(d: dict[str, t.Any], failure: Failure | None, cause: str) -> None:
         LOG.info("Association released in %.3f ms", timing["release_ms"])
     elif assoc["aborted_by"] == "us":
         LOG.info("Association aborted by us")
-    LOG.debug("Association: %s", json.dumps(assoc))
-    LOG.debug("Timing (ms): %s", json.dumps(timing))
+    if LOG.isEnabledFor(10):  # logging.DEBUG: only then is json worth importing
+        import json
+
+        LOG.debug("Association: %s", json.dumps(assoc))
+        LOG.debug("Timing (ms): %s", json.dumps(timing))
 
     if failure is None:
         LOG.info("%s in %.3f ms", d["msg"], timing["total_ms"])
@@ -256,10 +382,10 @@ def limit(value: float | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = fast_parse(sys.argv[1:] if argv is None else argv) or build_parser().parse_args(argv)
     try:
         port = integer(args.port)
-    except argparse.ArgumentTypeError as exc:
+    except Exception as exc:  # noqa: BLE001 - argparse.ArgumentTypeError, imported only for a bad value
         usage_error(f"port: {exc}")
     try:
         _options.check({"propose_ts": args.propose_ts}, NAMES)
@@ -281,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     d = result.as_dict()
     report(d, result.failure, result.cause)
     if args.json:
+        import json
+
         try:
             say(sys.stdout, json.dumps(d))
         except BrokenPipeError:
