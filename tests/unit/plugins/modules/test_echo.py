@@ -375,6 +375,19 @@ def test_targets_all_ok(run, engine):
     assert result["_warnings"] == []
 
 
+def test_brief_results_hold_the_verdict_alone(run, engine):
+    full = run({"targets": [{"host": "127.0.0.1"}, {"host": "127.0.0.2", "name": "b", "required": False}]})[1]
+    failed, result = run({"targets": [{"host": "127.0.0.1"}, {"host": "127.0.0.2", "name": "b", "required": False}],
+                          "result_detail": "brief"})
+    assert not failed
+    keys = {"name", "required", "ok", "failure", "exit_code", "msg", "status", "attempts", "total_ms"}
+    for brief, item in zip(result["results"], full["results"], strict=True):
+        assert set(brief) == keys
+        assert {k: brief[k] for k in keys - {"total_ms"}} == {k: item[k] for k in keys - {"total_ms"}}
+    for key in ("msg", "failed_targets", "failed_required_targets"):
+        assert result[key] == full[key]
+
+
 def test_optional_failures_warn_but_do_not_fail(run, engine):
     engine.outcomes.update({"b": Failure.CONNECT, "c": Failure.REJECTED})
     failed, result = run({"targets": [
