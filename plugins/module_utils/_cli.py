@@ -14,13 +14,17 @@ from __future__ import annotations
 import os
 import re
 import sys
-import typing as t
 
 from . import _options
 from ._dul_codec import PYNETDICOM_IMPORT_ERROR, status_text
 from .echo_engine import run_echo
 from .echo_request import EchoRequest, RequestError, transfer_syntaxes_for, validate
 from .echo_result import EXIT_CODES, EXIT_INTERNAL, EXIT_SUCCESS, Failure
+
+# typing costs an import: the annotations are strings (PEP 563), read only by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
 
 PROG = "echoscu"
 # Used when neither MANIFEST.json (installed collection) nor galaxy.yml (checkout) nor the
