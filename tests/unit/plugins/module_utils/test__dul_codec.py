@@ -1,6 +1,7 @@
 # Copyright: (c) 2026, dicom.network contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The codec (_dul_codec): PS3.8 codes and texts, the PDUs we send, and equality with pynetdicom on every byte."""
+"""The codec (_dul_codec): PS3.8 codes and texts, the PDUs we send, and equality on every byte with
+pynetdicom (_dul_reference)."""
 
 from __future__ import annotations
 
