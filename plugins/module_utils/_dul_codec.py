@@ -27,6 +27,7 @@ pynetdicom stays the authority on every byte:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import struct
 import sys
@@ -72,8 +73,10 @@ def _find_pynetdicom() -> ImportError | None:
 # pynetdicom is still needed for what the fast path declines and for -d's PDU dumps.
 PYNETDICOM_IMPORT_ERROR: ImportError | None = _find_pynetdicom()
 
-# Tests set this to a directory: every PDU the engine decodes is appended to a file there.
+# Tests set this to a directory: every PDU the engine decodes is appended to a file there
+# (pdus-<pid>.jsonl), for tests/functional/codec_crosscheck.py to decode again with pynetdicom.
 _RECORD_DIR = os.environ.get("DICOM_NETWORK_PDU_RECORD") or None
+_ASSEMBLER_IDS = itertools.count(1)
 
 
 def __getattr__(name: str) -> t.Any:
@@ -617,7 +620,7 @@ class ResponseAssembler:
         self._command = bytearray()
         self._size = 0
         self._reference: t.Any = None
-        self._id = id(self)
+        self._id = next(_ASSEMBLER_IDS)  # names this message's PDUs in a recording
 
     def feed(self, data: bytes) -> EchoResponse | None:
         _record("pdata", data, self._id)

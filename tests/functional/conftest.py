@@ -8,6 +8,8 @@ servers that ``.ci/run`` installs.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
 import typing as t
 from pathlib import Path
@@ -15,8 +17,13 @@ from pathlib import Path
 import collection_path
 import pytest
 
-from ansible_collections.dicom.network.plugins.module_utils.echo_engine import run_echo
-from ansible_collections.dicom.network.plugins.module_utils.echo_request import EchoRequest
+# Every PDU the engine decodes in this session (here, in bin/echoscu, in module runs) is
+# recorded, and decoded again by pynetdicom at the end (codec_crosscheck.py). Set before
+# the engine is imported: the codec reads it then.
+PDU_RECORD = os.environ.setdefault("DICOM_NETWORK_PDU_RECORD", tempfile.mkdtemp(prefix="dicomnet-pdus-"))
+
+from ansible_collections.dicom.network.plugins.module_utils.echo_engine import run_echo  # noqa: E402
+from ansible_collections.dicom.network.plugins.module_utils.echo_request import EchoRequest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 # The engine is imported as the collection does (ansible_collections.dicom.network...).
@@ -143,3 +150,23 @@ def echo(req: EchoRequest) -> t.Any:
 
 
 __all__ = ["ECHOSCU", "ROOT", "SeenBySCP", "TestSCP", "echo", "wait_for", "os"]
+
+
+def pytest_terminal_summary(terminalreporter: t.Any, exitstatus: int, config: pytest.Config) -> None:
+    """The codec and pynetdicom, on every PDU the session decoded: a difference fails the run."""
+    import codec_crosscheck
+
+    directory = Path(PDU_RECORD)
+    if not directory.is_dir():
+        return
+    count, fast, problems = codec_crosscheck.check(directory)
+    terminalreporter.write_line(
+        f"codec cross-check: {count} PDUs decoded again by pynetdicom ({fast} answered by the codec's"
+        f" fast path alone): {len(problems)} differences"
+    )
+    for problem in problems[:20]:
+        terminalreporter.write_line("  " + problem[:400])
+    if problems:
+        terminalreporter._session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if directory.name.startswith("dicomnet-pdus-"):
+        shutil.rmtree(directory, ignore_errors=True)
