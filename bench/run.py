@@ -228,7 +228,7 @@ def per_echo(peer: rp.Peer, size: dict[str, int], with_tools: bool) -> dict[str,
     if with_tools:
         r = size["tool_repeat"]
         for tool in ("dcmtk", "pynetdicom", "ours"):
-            one = median(measure4(tool_argv(tool, peer), 120)["wall"] for _ in range(3))
+            one = median(measure4(tool_argv(tool, peer), 120)["wall"] for _run in range(3))
             many = measure4(tool_argv(tool, peer, "--repeat", str(r)), TIMEOUT)["wall"]
             out[f"{tool}_wall_diff_ms"] = ms(max(0.0, many - (one or 0.0)) / (r - 1)) if r > 1 else None
             print(f"    {peer.kind:22} {tool} per echo by wall difference (--repeat {r}):"
@@ -678,7 +678,7 @@ def chart(report: dict[str, t.Any], path: Path) -> str | None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--smoke", action="store_true", help="small sizes: check the harness, not the numbers")
     parser.add_argument("--out", default=str(RESULTS), help="where to write run.json, run.md, run.png")
     parser.add_argument("--skip-fleet", action="store_true", help="leave out the Ansible measures")

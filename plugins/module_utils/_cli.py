@@ -40,7 +40,6 @@ NAMES = _options.script_names()
 REQUEST_OPTIONS = tuple(o.name for o in _options.for_face(_options.SCRIPT) if _options.REQUEST in o.faces)
 
 
-
 class QuietLog:
     """Our logger until -v, -d, -ll or -lc ask for logging, which costs more to import and
     set up than a whole C-ECHO: debug and info are dropped, warnings and errors are printed

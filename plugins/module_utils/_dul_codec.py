@@ -55,7 +55,6 @@ A_RELEASE_RP_BYTES = b"\x06\x00\x00\x00\x00\x04\x00\x00\x00\x00"  # PS3.8 table 
 MAX_RESPONSE_BYTES = 1 << 16
 
 
-
 def _find_pynetdicom() -> ImportError | None:
     """Whether pynetdicom is installed, without importing it (a directory lookup, not 0.2 s).
 
@@ -311,7 +310,6 @@ MESSAGE_ID = 0x0110  # US
 MESSAGE_ID_BEING_RESPONDED_TO = 0x0120  # US
 COMMAND_DATA_SET_TYPE = 0x0800  # US
 STATUS = 0x0900  # US
-
 
 
 def _conformant_uid(value: bytes) -> bool:

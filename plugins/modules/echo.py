@@ -678,6 +678,22 @@ results:
       description: One line that says what happened with this target.
       type: str
       sample: 1 C-ECHO to ARCHIVE at pacs.example.org:11112 returned Success
+    failure:
+      description: The failure class of this target, or V(null) (see RV(failure)).
+      type: str
+      sample: connect
+    exit_code:
+      description: This target's exit code (see RV(exit_code)).
+      type: int
+      sample: 0
+    status:
+      description: The status of this target's last C-ECHO, or V(null) (see RV(status)).
+      type: int
+      sample: 0
+    attempts:
+      description: How many runs it took (see RV(attempts)).
+      type: int
+      sample: 1
     total_ms:
       description: With O(result_detail=brief), the milliseconds this target's run took (RV(timing.total_ms)).
       type: float
