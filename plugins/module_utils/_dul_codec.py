@@ -458,6 +458,17 @@ def _uid(data: bytes, start: int, end: int, allow_empty: bool = False) -> str | 
     return value.decode("ascii")
 
 
+def unanswered_context() -> dict[str, t.Any]:
+    """Our Verification context, when the A-ASSOCIATE-AC holds no answer to it."""
+    return {
+        "context_id": CONTEXT_ID,
+        "abstract_syntax": VERIFICATION_SOP_CLASS,
+        "transfer_syntax": None,
+        "result": "not answered by the peer",
+        "result_code": None,
+    }
+
+
 def _fast_parse_ac(data: bytes, request: EchoRequest) -> Acceptance:
     if len(data) < _ASSOCIATE_FIXED_LENGTH:
         raise _Declined("shorter than the fixed part")
@@ -510,13 +521,7 @@ def _fast_parse_ac(data: bytes, request: EchoRequest) -> Acceptance:
     if seen_items != {APPLICATION_CONTEXT_ITEM, USER_INFORMATION_ITEM}:
         raise _Declined("no application context or no user information item")
     if not seen_context:
-        result.rejected.append({
-            "context_id": CONTEXT_ID,
-            "abstract_syntax": VERIFICATION_SOP_CLASS,
-            "transfer_syntax": None,
-            "result": "not answered by the peer",
-            "result_code": None,
-        })
+        result.rejected.append(unanswered_context())
     return result
 
 

@@ -24,6 +24,7 @@ from ._dul_codec import (
     EchoResponse,
     Rejection,
     hex_code,
+    unanswered_context,
 )
 from .echo_request import VERIFICATION_SOP_CLASS, EchoRequest
 
@@ -152,13 +153,7 @@ def pynetdicom_parse_ac(data: bytes, request: EchoRequest) -> Acceptance:
                 entry["transfer_syntax"] = None
             result.rejected.append(entry)
     if CONTEXT_ID not in seen:
-        result.rejected.append({
-            "context_id": CONTEXT_ID,
-            "abstract_syntax": VERIFICATION_SOP_CLASS,
-            "transfer_syntax": None,
-            "result": "not answered by the peer",
-            "result_code": None,
-        })
+        result.rejected.append(unanswered_context())
     for item in user_items:
         if isinstance(item, MaximumLengthNotification):
             result.max_pdu = item.maximum_length_received
