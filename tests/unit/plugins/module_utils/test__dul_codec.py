@@ -674,3 +674,14 @@ def test_ac_edge_values_equal_pynetdicom(value: bytes) -> None:
         cases.append(build_ac(contexts=[(1, 0, [b"1.2"])], user=[(s, value if s == sub else v) for s, v in GOOD_USER]))
     for data in cases:
         check_ac(data, request)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_context_result_texts_equal_pynetdicom_for_every_code() -> None:
+    """PS3.8 table 9-18: the result/reason of our context, every byte value, as pynetdicom words it."""
+    request = EchoRequest(host="127.0.0.1")
+    for code in range(256):
+        data = build_ac(contexts=[(1, code, [IMPLICIT_VR_LE.encode()])], user=GOOD_USER)
+        assert check_ac(data, request), code  # the fast path answers for every code
+        (entry,) = [*dul_codec.parse_ac(data, request).accepted, *dul_codec.parse_ac(data, request).rejected]
+        assert entry["result_code"] == code
