@@ -419,10 +419,10 @@ def echo_rq_pdus(message_id: int, peer_max_pdu: int | None) -> list[bytes]:
     if not peer_max_pdu or peer_max_pdu >= _ONE_PDU:
         return [_ECHO_HEAD + _US.pack(message_id) + _ECHO_TAIL]
     if peer_max_pdu < 7:
-        # No fragment fits in so small a PDU: pynetdicom's words for it, as before.
-        if PYNETDICOM_IMPORT_ERROR is not None:
-            raise BadPdu(f"the peer's maximum PDU length of {peer_max_pdu} bytes leaves no room for a C-ECHO-RQ")
-        return _reference().encode_echo_rq(message_id, peer_max_pdu)
+        # PS3.8 9.3.5: a P-DATA-TF needs 6 bytes of PDV header before one byte of the message.
+        # (pynetdicom refuses to encode it too, with a ValueError the engine would call internal.)
+        raise BadPdu(f"the peer's maximum PDU length of {peer_max_pdu} bytes leaves no room for a C-ECHO-RQ"
+                     " (PS3.8 9.3.5: a P-DATA-TF PDU needs at least 7)")
     # PS3.8 9.3.5: fragments of (max - 6) bytes, each in its own PDV (4 + 1 + 1 header bytes).
     size = peer_max_pdu - 6
     command = _echo_rq_command_set(message_id)
