@@ -423,9 +423,9 @@ def test_bad_input_is_one_line_naming_the_option(listener, tmp_path, args, optio
 
 
 def test_without_pynetdicom_one_line_with_install_advice(listener, tmp_path):
-    # A package of that name that fails to import shadows the installed one.
-    (tmp_path / "pynetdicom").mkdir()
-    (tmp_path / "pynetdicom" / "__init__.py").write_text("raise ImportError('No module named pynetdicom (test)')\n")
+    # Blocked the way Python blocks a module (None in sys.modules): not found, not importable.
+    # (The script looks for pynetdicom without importing it, so a broken package is not "missing".)
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['pynetdicom'] = None\n")
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     proc = echoscu(HOST, listener.getsockname()[1], env=env)
     assert proc.returncode == 2
