@@ -39,8 +39,8 @@ _TLS_HINTS = {
     " CA's certificate to the trusted CAs of this check (not the peer's own certificate unless it is"
     " self-signed), or make the peer send its full chain including intermediate CAs.",
     "hostname_mismatch": "The certificate of {peer} does not carry the name this check expects ({host}, unless"
-    " a TLS server name was set): connect with a name the certificate carries, or set the expected TLS server name, or have the certificate reissued with"
-    " this name among its subject alternative names.",
+    " a TLS server name was set): connect with a name the certificate carries, or set the expected TLS server"
+    " name, or have the certificate reissued with this name among its subject alternative names.",
     "expired": "The certificate of {peer} has expired: renew it on the peer, and check that the clock"
     " of this machine is right.",
     "not_yet_valid": "The certificate of {peer} is not valid yet: check the clocks of this machine and"
