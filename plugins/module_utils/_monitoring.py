@@ -149,7 +149,7 @@ def _range(value: float | None, below: bool = False) -> str:
     return f"{_plain(value)}:" if below else _plain(value)
 
 
-def _worst(*states: int) -> int:
+def worst(*states: int) -> int:
     return max(states, key=_SEVERITY.__getitem__)
 
 
@@ -202,10 +202,10 @@ def nagios(
                 break
     elif thresholds.wants_certificate:
         states.append(UNKNOWN)
-        notes.append("no peer certificate to check the expiry of (was TLS used?)")
+        notes.append("no peer certificate to check the expiry of: was TLS used?")
     if notes:
         text += " (" + "; ".join(notes) + ")"
-    state = _worst(*states)
+    state = worst(*states)
     return state, nagios_line(state, text, perf)
 
 

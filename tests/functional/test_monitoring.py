@@ -233,3 +233,75 @@ def test_prometheus_on_failure_and_to_a_file(tmp_path):
     assert up.value == 0
     assert fams["dicom_echo_status"].samples == []
     assert sorted(os.listdir(tmp_path)) == ["dicom.prom"]
+
+
+# -- hints and causes in the script's own output -----------------------------------------------
+
+
+def echoscu(*args: object) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ECHOSCU), *map(str, args)], stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=CHECK_TIMEOUT, text=True, check=False)
+
+
+def test_verbose_prints_the_hint(start_scp):
+    scp = start_scp(require_called_aet=True)
+    proc = echoscu("-v", "-aec", "WRONG", HOST, scp.port)
+    assert proc.returncode == 4
+    hints = [line for line in proc.stderr.splitlines() if line.startswith("I: Hint: ")]
+    assert len(hints) == 1 and "may also" in hints[0] and "'WRONG'" in hints[0]
+    # Without -v: the error line only, as before.
+    quiet = echoscu("-aec", "WRONG", HOST, scp.port)
+    assert "Hint" not in quiet.stderr and len(quiet.stderr.splitlines()) == 1
+
+
+def test_no_context_names_the_transfer_syntax_cause(start_scp):
+    scp = start_scp(transfer_syntaxes=["1.2.840.10008.1.2.2"])  # Explicit VR Big Endian only
+    proc = echoscu(HOST, scp.port)  # proposes Implicit VR Little Endian only
+    assert proc.returncode == 5
+    assert proc.stderr.splitlines() == [
+        "E: No Acceptable Presentation Contexts",
+        "E: Transfer syntaxes not supported: the peer accepts none of those we proposed",
+    ]
+
+
+def test_verbose_names_an_ipv6_peer_once(start_scp):
+    try:
+        scp = start_scp(host="::1")
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    proc = echoscu("-v", "-aec", scp.ae_title, "[::1]", scp.port)
+    assert proc.returncode == 0
+    first = proc.stderr.splitlines()[0]
+    assert first == f"I: Requesting association with TESTSCP at [::1]:{scp.port} as ECHOSCU"
+
+
+def test_json_result_carries_the_hint(start_scp):
+    import json
+
+    proc = echoscu("--json", HOST, free_port())
+    result = json.loads(proc.stdout)
+    assert result["failure"] == "connect" and "listens" in result["hint"]
+    scp = start_scp()
+    assert json.loads(echoscu("--json", HOST, scp.port).stdout)["hint"] is None
+
+
+def test_plugin_mode_has_a_default_deadline():
+    # A peer that accepts TCP and never answers: without --deadline, plugin mode still ends (10 s)
+    # before a monitoring core's own timeout, as CRITICAL with the cause.
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        sock.listen(1)
+        began = time.monotonic()
+        code, state, _perf, text = check("--nagios", "-ta", 60, HOST, sock.getsockname()[1])
+    assert (code, state) == (2, "CRITICAL") and "deadline of 10 s" in text
+    assert 9 < time.monotonic() - began < 20
+
+
+def test_thresholds_need_plugin_mode():
+    proc = echoscu("--warning", 100, HOST, free_port())
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", "E: --warning: only with --nagios\n")
+
+
+def test_prometheus_file_must_be_writable(tmp_path):
+    proc = echoscu("--prometheus-file", tmp_path / "missing" / "x.prom", HOST, free_port())
+    assert proc.returncode == 2 and proc.stderr.startswith("E: --prometheus-file: cannot write")
