@@ -23,6 +23,7 @@ together under one HELP and one TYPE line.
 
 from __future__ import annotations
 
+import math
 import os
 
 from ._hints import get as _get
@@ -73,7 +74,7 @@ def _number(value: t.Any) -> float | None:
     """A finite int or float from the result, else None (bool is not a number here)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return value if value == value and abs(value) != float("inf") else None
+    return value if math.isfinite(value) else None
 
 
 def _plain(value: float) -> str:

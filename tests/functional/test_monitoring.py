@@ -186,14 +186,14 @@ def test_cert_thresholds_without_tls_are_unknown(start_scp):
 
 def test_many_checks_in_parallel_all_ok(start_scp):
     # A monitoring core starts many checks at once; each one is independent.
-    scps = [start_scp() for _ in range(3)]
+    scps = [start_scp() for _index in range(3)]
     results: list[tuple[int, str]] = []
 
     def run(port: int) -> None:
         code, state, _perf, _text = check("--nagios", HOST, port)
         results.append((code, state))
 
-    threads = [threading.Thread(target=run, args=(scp.port,)) for scp in scps for _ in range(2)]
+    threads = [threading.Thread(target=run, args=(scp.port,)) for scp in scps for _twice in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
