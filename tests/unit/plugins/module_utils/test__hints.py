@@ -126,8 +126,8 @@ CASES: list[tuple[str, dict[str, t.Any], tuple[str, ...], tuple[str, ...]]] = [
      ("c-echo succeeded", "wrong pdu"), ()),
     # Protocol errors.
     ("not-dicom", result(Failure.ASSOCIATION, "protocol error during association negotiation: the peer answered"
-                         " with bytes that are not DICOM: 'HTTP/1.1'", {"result": "protocol_error",
-                                                                      "phase": "associate"}),
+                         " with bytes that are not DICOM: 'HTTP/1.1'",
+                         {"result": "protocol_error", "phase": "associate"}),
      ("not dicom", "port 11112"), ()),
     ("bad-pdu", result(Failure.ASSOCIATION, "protocol error during association negotiation: malformed"
                        " A-ASSOCIATE-AC PDU", {"result": "protocol_error", "phase": "associate"}),
@@ -156,8 +156,8 @@ CASES: list[tuple[str, dict[str, t.Any], tuple[str, ...], tuple[str, ...]]] = [
 ]
 # TLS: every kind, from the key the engine sets and from the msg alone.
 CASES += [
-    (f"tls-{kind}", result(Failure.ASSOCIATION, "TLS handshake failed", {"result": "tls_error", "phase": "connect",
-                                                                        "tls_error": kind}) | {"failure": "tls"},
+    (f"tls-{kind}", result(Failure.ASSOCIATION, "TLS handshake failed",
+                           {"result": "tls_error", "phase": "connect", "tls_error": kind}) | {"failure": "tls"},
      (), ())
     for kind in TLS_KINDS
 ]
