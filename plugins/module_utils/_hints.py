@@ -22,19 +22,21 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import typing as t
 
-# The TLS failure kinds (association["tls_error"] or tls["error"]), and the words of
-# a one-line msg that name the same kind when no key carries it.
+# The TLS failure kinds, as _tls names them (association["tls_error"] when the engine records
+# the kind, else read from msg), each with words of _tls's one-line messages that name it. The
+# order matters: "refused our client certificate (certificate expired)" is about our certificate.
 TLS_KINDS: dict[str, tuple[str, ...]] = {
-    "unknown_ca": ("unknown ca", "unable to get local issuer", "self-signed", "self signed", "untrusted"),
-    "hostname_mismatch": ("hostname mismatch", "host name mismatch", "doesn't match", "does not match"),
+    "client_cert_refused": ("refused our client certificate", "asked for our client certificate"),
+    "client_cert_required": ("requires a client certificate", "client certificate required"),
+    "peer_speaks_tls": ("speaks tls on this port",),
+    "not_tls": ("does not speak tls",),
+    "protocol_version": ("accepts no tls version",),
+    "hostname_mismatch": ("does not match the name", "hostname mismatch", "host name mismatch"),
+    "not_yet_valid": ("is not valid before", "is not valid yet", "not yet valid"),
     "expired": ("expired",),
-    "not_yet_valid": ("not yet valid",),
-    "client_cert_rejected": ("refused our client certificate", "client certificate was rejected",
-                             "bad certificate", "certificate unknown"),
-    "client_cert_required": ("client certificate required", "requires a client certificate",
-                             "certificate required"),
-    "peer_not_tls": ("does not speak tls", "not tls", "plain dicom", "wrong version number"),
-    "peer_speaks_tls": ("speaks tls", "expects tls", "tls record", "tls alert"),
+    "unknown_ca": ("not signed by a ca we trust", "self-signed", "unknown ca", "unable to get local issuer"),
+    "bad_certificate": ("was not accepted",),
+    "handshake_failed": ("handshake failure", "the handshake failed", "the connection failed"),
 }
 
 _TLS_HINTS = {
@@ -48,17 +50,22 @@ _TLS_HINTS = {
     " of this machine is right.",
     "not_yet_valid": "The certificate of {peer} is not valid yet: check the clocks of this machine and"
     " of the peer, and the certificate's start date.",
-    "client_cert_rejected": "{Peer} refused the client certificate this check presented: make the"
+    "bad_certificate": "The certificate of {peer} was refused for another reason than its CA, name or dates"
+    " (the message says which): have it reissued for TLS server use.",
+    "client_cert_refused": "{Peer} refused the client certificate this check presented: make the"
     " peer trust the CA that issued it, or present a certificate the peer accepts.",
     "client_cert_required": "{Peer} requires a client certificate: give this check a key and"
     " certificate (mutual TLS) that the peer trusts.",
-    "peer_not_tls": "{Peer} does not answer TLS: check that this is its TLS port (DICOM TLS is often on"
+    "not_tls": "{Peer} does not answer TLS: check that this is its TLS port (DICOM TLS is often on"
     " 2762), or turn TLS off for this peer if it only offers plain DICOM.",
     "peer_speaks_tls": "{Peer} expects TLS on this port: enable TLS for this check, or use the"
     " peer's plain DICOM port.",
+    "protocol_version": "{Peer} and this check share no TLS version: check the peer's TLS settings, and"
+    " the minimum TLS version of this check (TLS 1.2 is the floor of the DICOM TLS profiles, PS3.15 annex B).",
+    "handshake_failed": "The TLS handshake with {where} failed: check the TLS versions, cipher suites and"
+    " certificates on both sides, and the peer's log for the reason it gives.",
 }
-_TLS_OTHER = ("The TLS handshake with {where} failed: check the TLS versions and certificates on both sides,"
-              " and the peer's log for the reason it gives.")
+_TLS_OTHER = _TLS_HINTS["handshake_failed"]
 
 # PS3.8 table 9-21, (source, reason) -> hint. Every hint is true for a permanent and a
 # transient rejection alike; advice to try again is added for transient ones only.

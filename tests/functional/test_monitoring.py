@@ -305,3 +305,73 @@ def test_thresholds_need_plugin_mode():
 def test_prometheus_file_must_be_writable(tmp_path):
     proc = echoscu("--prometheus-file", tmp_path / "missing" / "x.prom", HOST, free_port())
     assert proc.returncode == 2 and proc.stderr.startswith("E: --prometheus-file: cannot write")
+
+
+# -- TLS: certificate expiry (needs the script's TLS options, from the TLS work) ----------------
+
+
+def _has_tls_options() -> bool:
+    proc = subprocess.run([sys.executable, str(ECHOSCU), "--help"], capture_output=True, text=True, timeout=60,
+                          check=False)
+    return "--anonymous-tls" in proc.stdout
+
+
+@pytest.fixture
+def tls_scp(tmp_path: t.Any) -> t.Iterator[t.Callable[[int], tuple[int, str]]]:
+    """Factory: a pynetdicom Verification SCP behind TLS whose self-signed certificate (for 127.0.0.1)
+    expires in ``days`` days; returns its port and the certificate file to trust."""
+    import shutil
+    import ssl
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    if not _has_tls_options():
+        pytest.skip("bin/echoscu has no TLS options yet (+tla/+cf come with the TLS work)")
+    from pynetdicom import AE
+    from pynetdicom.sop_class import Verification
+
+    servers = []
+
+    def start(days: int) -> tuple[int, str]:
+        key, cert = tmp_path / f"key{days}.pem", tmp_path / f"cert{days}.pem"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+             "-days", str(days), "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+            check=True, capture_output=True, timeout=60,
+        )
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(cert), str(key))
+        ae = AE(ae_title="TLSSCP")
+        ae.add_supported_context(Verification)
+        server = ae.start_server((HOST, 0), block=False, ssl_context=context)
+        servers.append(server)
+        return server.server_address[1], str(cert)
+
+    yield start
+    for server in servers:
+        server.shutdown()
+
+
+def test_tls_certificate_expiry_states(tls_scp):
+    port, cert = tls_scp(10)
+    code, state, perf, text = check("--nagios", "+tla", "+cf", cert, "--cert-warning", 30, "--cert-critical", 5,
+                                    HOST, port)
+    assert (code, state) == (1, "WARNING"), text
+    assert "certificate expires in" in text and "warning threshold of 30 days" in text
+    assert 9 <= int(perf["cert_days"]["value"]) <= 10
+    assert (perf["cert_days"]["warn"], perf["cert_days"]["crit"]) == ("30:", "5:")
+    code, state, _perf, text = check("--nagios", "+tla", "+cf", cert, "--cert-warning", 60, "--cert-critical", 20,
+                                     HOST, port)
+    assert (code, state) == (2, "CRITICAL") and "critical threshold of 20 days" in text
+    code, state, _perf, _text = check("--nagios", "+tla", "+cf", cert, "--cert-warning", 5, HOST, port)
+    assert (code, state) == (0, "OK")
+
+
+def test_tls_certificate_expiry_in_prometheus(tls_scp):
+    parser = pytest.importorskip("prometheus_client.parser")
+    port, cert = tls_scp(10)
+    proc = prometheus("--prometheus", "+tla", "+cf", cert, HOST, port)
+    assert proc.returncode == 0, proc.stderr
+    fams = {f.name: f for f in parser.text_string_to_metric_families(proc.stdout)}
+    [expiry] = fams["dicom_tls_cert_expiry_timestamp_seconds"].samples
+    assert abs(expiry.value - (time.time() + 10 * 86400)) < 2 * 86400

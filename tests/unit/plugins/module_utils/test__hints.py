@@ -161,8 +161,46 @@ CASES += [
      (), ())
     for kind in TLS_KINDS
 ]
+# The one-line messages of _tls (the TLS work), each read back to its kind.
+TLS_MESSAGES = [
+    ("unknown_ca", "TLS: the peer's certificate (CN=pacs) is self-signed: trust its CA (+cf / tls_ca_file), or"
+                   " skip verification (-ic / tls_verify: false)"),
+    ("unknown_ca", "TLS: the peer's certificate (CN=pacs, issued by CN=Other CA) is not signed by a CA we trust:"
+                   " trust its CA (+cf / tls_ca_file)"),
+    ("hostname_mismatch", "TLS: the peer's certificate does not match the name 'pacs': it is for DNS:other;"
+                          " connect by a name it carries or set the expected name"),
+    ("expired", "TLS: the peer's certificate (CN=pacs) expired on 2026-01-01T00:00:00Z: the PACS needs a renewed"
+                " certificate"),
+    ("not_yet_valid", "TLS: the peer's certificate (CN=pacs) is not valid before 2027-01-01T00:00:00Z: check the"
+                      " clocks of this machine and of the PACS"),
+    ("bad_certificate", "TLS: the peer's certificate was not accepted: unsuitable certificate purpose"),
+    ("client_cert_refused", "TLS: the peer refused our client certificate client.pem (certificate expired): the"
+                            " PACS must trust the CA that issued it"),
+    ("client_cert_refused", "TLS: the peer asked for our client certificate (client.pem), then closed without a"
+                            " word: it probably does not trust it"),
+    ("client_cert_required", "TLS: the peer requires a client certificate: give one with its key"),
+    ("protocol_version", "TLS: the peer accepts no TLS version we offer (TLS 1.3 or later)"),
+    ("not_tls", "TLS: the peer does not speak TLS on this port (it answered the TLS handshake with bytes that are"
+                " not TLS): use its TLS port"),
+    ("not_tls", "TLS: the peer reset the connection at our TLS handshake without a TLS answer: it does not speak"
+                " TLS on this port"),
+    ("peer_speaks_tls", "TLS: the peer speaks TLS on this port and we spoke plain DICOM: use TLS"),
+    ("handshake_failed", "TLS: the peer ended the handshake (handshake failure): it may require a client"
+                         " certificate, or share no cipher suite with us"),
+    ("handshake_failed", "TLS: the handshake failed: decryption failed or bad record mac"),
+]
+
+
+@pytest.mark.parametrize(("kind", "msg"), TLS_MESSAGES)
+def test_tls_kind_read_from_the_message(kind, msg):
+    res = result(Failure.ASSOCIATION, msg, {"result": "tls_error", "phase": "connect"}) | {"failure": "tls"}
+    assert tls_kind(res) == kind
+    hint = hint_for(res)
+    assert hint.endswith(".") and "\n" not in hint
+
+
 CASES += [
-    ("tls-other", result(Failure.ASSOCIATION, "TLS handshake failed: handshake failure",
+    ("tls-other", result(Failure.ASSOCIATION, "TLS: something new",
                          {"result": "tls_error", "phase": "connect"}) | {"failure": "tls"}, ("tls",), ()),
     ("tls-msg-expired", result(Failure.ASSOCIATION, "TLS: the peer's certificate has expired (2026-01-01)",
                                {"result": "tls_error", "phase": "connect"}) | {"failure": "tls"}, ("renew",), ()),
