@@ -205,7 +205,7 @@ def nagios(
         states.append(UNKNOWN)
         notes.append("no peer certificate to check the expiry of: was TLS used?")
     if notes:
-        text += " (" + "; ".join(notes) + ")"
+        text += ": " + "; ".join(notes)
     state = worst(*states)
     return state, nagios_line(state, text, perf)
 
