@@ -15,8 +15,9 @@ import os
 import re
 import sys
 
-from . import _options
+from . import _monitoring, _options
 from ._dul_codec import PYNETDICOM_IMPORT_ERROR, status_text
+from ._hints import no_context_cause
 from .echo_engine import run_echo
 from .echo_request import EchoRequest, RequestError, transfer_syntaxes_for, validate
 from .echo_result import EXIT_CODES, EXIT_INTERNAL, EXIT_SUCCESS, Failure
@@ -38,6 +39,9 @@ EXIT_INTERRUPTED = 130
 NAMES = _options.script_names()
 # The script's options that are fields of the engine's EchoRequest.
 REQUEST_OPTIONS = tuple(o.name for o in _options.for_face(_options.SCRIPT) if _options.REQUEST in o.faces)
+# Plugin mode (--nagios): the Monitoring Plugins guidelines' deadline when none is given, so that
+# a peer that never answers ends as CRITICAL before the monitoring core kills the check.
+PLUGIN_DEADLINE = 10.0
 
 
 class QuietLog:
@@ -79,7 +83,18 @@ def say(stream: t.TextIO, line: str) -> None:
     stream.flush()
 
 
+class _Mode:
+    """Whether this run is a monitoring plugin; known from argv before argparse can fail."""
+
+    nagios = False
+
+
 def usage_error(text: str) -> t.NoReturn:
+    if _Mode.nagios:
+        # A plugin's usage error is UNKNOWN, on stdout where the monitoring core reads it.
+        code, line = _monitoring.nagios_unknown(text)
+        say(sys.stdout, line)
+        raise SystemExit(code)
     say(sys.stderr, "E: " + " ".join(text.split()))
     raise SystemExit(EXIT_CODES[Failure.USAGE])
 
@@ -96,9 +111,18 @@ def integer(text: str) -> int:
     return int(text)
 
 
+_NUMBER = re.compile(r"\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*")
+
+
 def seconds(text: str) -> float:
-    if not re.fullmatch(r"\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*", text):
+    if not _NUMBER.fullmatch(text):
         raise _bad_value(f"must be a number of seconds (got {text!r})")
+    return float(text)
+
+
+def number(text: str) -> float:
+    if not _NUMBER.fullmatch(text):
+        raise _bad_value(f"must be a number (got {text!r})")
     return float(text)
 
 
@@ -143,6 +167,13 @@ def _version(parser: t.Any) -> t.NoReturn:
 CONVERTERS: dict[str, t.Callable[[str], t.Any]] = {"int": integer, "float": seconds, "str": str}
 
 
+def converter(option: _options.Option) -> t.Callable[[str], t.Any]:
+    """A float is seconds (timeouts) unless the option says otherwise (--warning: milliseconds)."""
+    if option.type == "float" and not option.positive:
+        return number
+    return CONVERTERS[option.type]
+
+
 def _epilog() -> str:
     codes = EXIT_CODES
     return f"""exit status:
@@ -157,8 +188,12 @@ def _epilog() -> str:
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
 
 Errors are printed as "E: ..." lines on stderr; -q silences them, but not usage errors.
---json prints the engine's result as one JSON object on stdout, even with -q
-(usage errors print no JSON)."""
+-v adds a hint: what to check, and where. --json prints the engine's result as one
+JSON object on stdout, even with -q (usage errors print no JSON).
+
+With --nagios the exit status is the plugin's state instead: 0 OK, 1 WARNING,
+2 CRITICAL (every failure above), 3 UNKNOWN (usage error, or --cert-warning/
+--cert-critical without a peer certificate); nothing is printed on stderr."""
 
 
 def build_parser() -> t.Any:
@@ -210,7 +245,7 @@ def build_parser() -> t.Any:
             continue
         # String choices are argparse's to check; a number's bounds are the engine's.
         choices = option.choices if option.type == "str" and option.choices else None
-        group.add_argument(*option.flags, dest=option.name, metavar=option.metavar, type=CONVERTERS[option.type],
+        group.add_argument(*option.flags, dest=option.name, metavar=option.metavar, type=converter(option),
                            default=option.default_for(_options.SCRIPT), choices=choices, help=option.help)
     return p
 
@@ -271,7 +306,7 @@ def fast_parse(argv: t.Sequence[str]) -> Args | None:
             value = argv[index]
             index += 1
         try:
-            converted = CONVERTERS[option.type](value)
+            converted = converter(option)(value)
         except Exception:  # noqa: BLE001 - argparse names what is wrong
             return None
         if option.type == "str" and option.choices and converted not in option.choices:
@@ -375,29 +410,69 @@ def report(d: dict[str, t.Any], failure: Failure | None, cause: str) -> None:
         LOG.info("%s", d["msg"])
     elif failure == Failure.NO_CONTEXT:
         LOG.error("No Acceptable Presentation Contexts")
+        # The specification's line does not say why; the peer's answer does (PS3.8 table 9-18).
+        why = no_context_cause(d)
+        if why:
+            LOG.error("%s", why[:1].upper() + why[1:])
         LOG.info("%s", d["msg"])
     else:
         LOG.error("%s", d["msg"])
+    if d.get("hint"):
+        LOG.info("Hint: %s", d["hint"])
 
 
 def limit(value: float | None) -> str:
     return "unlimited" if value is None else f"{value:g} s"
 
 
+def _monitoring_args(args: t.Any) -> None:
+    """The monitoring options' rules: thresholds only in plugin mode, one thing on stdout."""
+    nagios_only = [o for o in _options.NAGIOS_ONLY if getattr(args, o) is not None]
+    if nagios_only and not args.nagios:
+        usage_error(f"{NAMES[nagios_only[0]]}: only with --nagios")
+    if args.nagios and (args.json or args.prometheus):
+        usage_error(f"{'--json' if args.json else '--prometheus'}: not with --nagios (its line is all of stdout)")
+    if args.json and args.prometheus:
+        usage_error("--prometheus: not with --json (one format on stdout)")
+    if args.prometheus_file is not None:
+        path = args.prometheus_file
+        directory = os.path.dirname(os.path.abspath(path)) if path else ""
+        if not path or os.path.isdir(path) or not os.path.isdir(directory) or not os.access(directory, os.W_OK):
+            usage_error(f"--prometheus-file: cannot write {path!r} (its directory must exist and be writable)")
+
+
+def _thresholds(args: t.Any) -> _monitoring.Thresholds:
+    return _monitoring.Thresholds(args.warning, args.critical, args.cert_warning, args.cert_critical)
+
+
+def _plugin_logging(args: t.Any) -> None:
+    """Plugin mode: one line on stdout and nothing else; -q/-v/-d/-ll/-lc do not apply."""
+    for name in _options.SCRIPT_MODES:
+        setattr(args, name, name == "quiet")
+    args.log_level = args.log_config = None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = fast_parse(sys.argv[1:] if argv is None else argv) or build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    _Mode.nagios = "--nagios" in words
+    args = fast_parse(words) or build_parser().parse_args(argv)
     try:
         port = integer(args.port)
     except Exception as exc:  # noqa: BLE001 - argparse.ArgumentTypeError, imported only for a bad value
         usage_error(f"port: {exc}")
     try:
-        _options.check({"propose_ts": args.propose_ts}, NAMES)
+        _options.check({"propose_ts": args.propose_ts, **{o: getattr(args, o) for o in _options.NAGIOS_ONLY}}, NAMES)
+        _monitoring_args(args)
         # Every option of a run the script has, as typed; the syntaxes come from -pts.
         fields = {name: getattr(args, name) for name in REQUEST_OPTIONS}
         fields.update(port=port, transfer_syntaxes=transfer_syntaxes_for(args.propose_ts))
+        if args.nagios and fields["deadline"] is None:
+            fields["deadline"] = PLUGIN_DEADLINE
         request = validate(EchoRequest(**fields), NAMES)
     except RequestError as exc:
         usage_error(str(exc))
+    if args.nagios:
+        _plugin_logging(args)
     setup_logging(args)
     if PYNETDICOM_IMPORT_ERROR is not None:
         usage_error(f"pynetdicom is required: {INSTALL_HINT} ({PYNETDICOM_IMPORT_ERROR})")
@@ -408,16 +483,38 @@ def main(argv: list[str] | None = None) -> int:
                   limit, (request.connect_timeout, request.acse_timeout, request.dimse_timeout, request.deadline)))
     result = run_echo(request, NAMES)
     d = result.as_dict()
-    report(d, result.failure, result.cause)
-    if args.json:
-        import json
+    code = int(result.exit_code)
+    out = None
+    if args.nagios:
+        code, out = _monitoring.nagios(d, _thresholds(args), called_aet=request.called_aet)
+    else:
+        report(d, result.failure, result.cause)
+        if args.json:
+            import json
 
+            out = json.dumps(d)
+    if args.prometheus or args.prometheus_file:
+        text = _monitoring.prometheus_text([(d, _monitoring.prometheus_labels(d, request.called_aet))])
+        if args.prometheus:
+            out = text.rstrip("\n")
+        if args.prometheus_file:
+            try:
+                _monitoring.write_textfile(args.prometheus_file, text)
+            except OSError as exc:
+                why = f"cannot write {args.prometheus_file!r}: {exc.strerror or exc}"
+                if args.nagios:
+                    code = _monitoring.worst(code, _monitoring.UNKNOWN)
+                    out = out.replace(" | ", f" ({why}) | ", 1) if " | " in out else f"{out} ({why})"
+                else:
+                    LOG.error("--prometheus-file: %s", why)
+                    code = code or EXIT_INTERNAL
+    if out is not None:
         try:
-            say(sys.stdout, json.dumps(d))
+            say(sys.stdout, out)
         except BrokenPipeError:
             # The reader left (| head): the verdict stands; silence the flush at exit.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return int(result.exit_code)
+    return code
 
 
 def run() -> t.NoReturn:
@@ -426,6 +523,12 @@ def run() -> t.NoReturn:
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - never a traceback: one line and exit 1
-        say(sys.stderr, "E: internal error: " + " ".join(f"{type(exc).__name__}: {exc}".split()))
-        code = 1
+        text = "internal error: " + " ".join(f"{type(exc).__name__}: {exc}".split())
+        if _Mode.nagios:
+            # Exit 1 would read as WARNING: a plugin that cannot judge says UNKNOWN.
+            code, line = _monitoring.nagios_unknown(text)
+            say(sys.stdout, line)
+        else:
+            say(sys.stderr, "E: " + text)
+            code = 1
     raise SystemExit(code)

@@ -196,6 +196,7 @@ class Option:
 _AET = "Application Entity Titles"
 _MISC = "Miscellaneous DICOM"
 _LOG = "Logging"
+_MON = "Monitoring"
 
 OPTIONS: tuple[Option, ...] = (
     # -- a run: the fields of EchoRequest ----------------------------------------------
@@ -260,7 +261,29 @@ OPTIONS: tuple[Option, ...] = (
            faces=frozenset((SCRIPT,))),
     Option("json", "bool", "print the result (the keys of the dicom.network.echo module) as JSON on stdout",
            default=False, flags=("--json",), group=_LOG, faces=frozenset((SCRIPT,))),
+    # -- the script: monitoring (Monitoring Plugins guidelines; Prometheus text format) -------
+    Option("nagios", "bool", "plugin mode for Nagios, Icinga, Naemon, Checkmk: one status line with perfdata on"
+           " stdout, exit 0 OK, 1 WARNING, 2 CRITICAL (any failure), 3 UNKNOWN (usage error); a 10 s"
+           " --deadline unless one is given", default=False, flags=("--nagios",), group=_MON,
+           faces=frozenset((SCRIPT,))),
+    Option("warning", "float", "with --nagios: WARNING when the whole run takes more than ms milliseconds",
+           low=0, flags=("--warning",), metavar="[m]s", group=_MON, nullable=True, faces=frozenset((SCRIPT,))),
+    Option("critical", "float", "with --nagios: CRITICAL when the whole run takes more than ms milliseconds",
+           low=0, flags=("--critical",), metavar="[m]s", group=_MON, nullable=True, faces=frozenset((SCRIPT,))),
+    Option("cert_warning", "int", "with --nagios: WARNING when the peer's TLS certificate has fewer than d days"
+           " left (UNKNOWN without a certificate)", low=0, flags=("--cert-warning",), metavar="[d]ays", group=_MON,
+           nullable=True, faces=frozenset((SCRIPT,))),
+    Option("cert_critical", "int", "with --nagios: CRITICAL when the peer's TLS certificate has fewer than d days"
+           " left", low=0, flags=("--cert-critical",), metavar="[d]ays", group=_MON, nullable=True,
+           faces=frozenset((SCRIPT,))),
+    Option("prometheus", "bool", "print the run in the Prometheus text exposition format on stdout",
+           default=False, flags=("--prometheus",), group=_MON, faces=frozenset((SCRIPT,))),
+    Option("prometheus_file", "str", "also write the Prometheus text to file f, atomically (for node_exporter's"
+           " textfile collector: name it *.prom)", flags=("--prometheus-file",), metavar="[f]ilename",
+           group=_MON, nullable=True, faces=frozenset((SCRIPT,))),
 )
+# Script options that only mean something in plugin mode (--nagios).
+NAGIOS_ONLY = ("warning", "critical", "cert_warning", "cert_critical")
 
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
 # -q, -v and -d choose one logging mode.

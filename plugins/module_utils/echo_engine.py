@@ -14,6 +14,7 @@ import time
 import typing as t
 
 from . import _dul_codec as codec
+from ._hints import hint_for
 from ._pdu_channel import (
     UNLIMITED_PDATA_CAP,
     ChannelError,
@@ -47,13 +48,12 @@ LOG = logging.getLogger("dicom.network.echo")
 _GOODBYE_SECONDS = 1.0
 # How long past an expired deadline we still try to hand the peer that A-ABORT.
 _GOODBYE_PAST_DEADLINE = 0.2
-_REJECT_HINTS = {
-    (1, 3): "the peer does not know the calling AE title {calling!r}",
-    (1, 7): "the peer does not answer to the called AE title {called!r}",
-    (1, 2): "the peer does not support the DICOM application context",
-    (2, 2): "the peer does not support the protocol version",
-    (3, 1): "the peer is congested, try again later",
-    (3, 2): "the peer has reached a local limit (too many associations?)",
+# What we sent that a rejection for these reasons is about (PS3.8 table 9-21): facts for
+# msg. What to check is the hint's (_hints), which knows a reason is evidence, not proof.
+_REJECT_SENT = {
+    (1, 1): "we sent calling AE title {calling!r}, called AE title {called!r}",
+    (1, 3): "we sent calling AE title {calling!r}",
+    (1, 7): "we sent called AE title {called!r}, calling AE title {calling!r}",
 }
 
 
@@ -294,14 +294,14 @@ class _Run:
             reject_result_text=rj.result_text, reject_source_text=rj.source_text, reject_reason_text=rj.reason_text,
         )
         kind = {1: "permanently", 2: "transiently"}.get(rj.result, f"(result {rj.result})")
-        hint = _REJECT_HINTS.get((rj.source, rj.reason), "").format(
+        sent = _REJECT_SENT.get((rj.source, rj.reason), "").format(
             calling=self.request.calling_aet, called=self.request.called_aet
         )
         self.close()
         self.stop(
             Failure.REJECTED,
             f"association rejected {kind} by the {rj.source_text}: {rj.reason_text}"
-            + (f" ({hint})" if hint else "")
+            + (f" ({sent})" if sent else "")
             + f" [result {rj.result}, source {rj.source}, reason {rj.reason}]",
             REJECTED,
         )
@@ -366,13 +366,18 @@ def run_echo(request: EchoRequest, names: t.Mapping[str, str] | None = None) -> 
         request = validate(request, names)
     except RequestError as exc:
         result.fail(Failure.USAGE, str(exc))
+        result.hint = hint_for(result.as_dict())
         return result
-    # The peer as it is dialled: an IPv6 literal without the brackets the user may have typed.
+    # The peer as it is dialled: an IPv6 literal without the brackets the user may have typed,
+    # and named with them once ("[::1]:104", not the "[[::1]]:104" of the label as typed).
     result.host = result.peer["host"] = request.host
+    result.name = request.label
     if codec.PYNETDICOM_IMPORT_ERROR is not None:
         result.fail(Failure.USAGE, f"pynetdicom is not installed: {codec.PYNETDICOM_IMPORT_ERROR}")
-        return result
-    _Run(request, result).run()
+    else:
+        _Run(request, result).run()
     if result.ok is False and result.failure is None:  # pragma: no cover - defensive
         result.fail(Failure.ASSOCIATION, "the run ended without a verdict")
+    if not result.ok:
+        result.hint = hint_for(result.as_dict(), calling_aet=request.calling_aet, called_aet=request.called_aet)
     return result

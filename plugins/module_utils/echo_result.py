@@ -14,6 +14,8 @@ import dataclasses
 import enum
 import typing as t
 
+from ._hints import hint_for
+
 
 class Failure(str, enum.Enum):
     """Why a run failed; each class has its own exit status in ``bin/echoscu``."""
@@ -116,6 +118,9 @@ class EchoResult:
     # Why the run failed, without the words that name the failure class ("cannot connect: "):
     # what a face prints in its own phrasing. Not a result key.
     cause: str = ""
+    # On failure: what to check and where, one sentence (_hints). The engine fills it in with
+    # the request's AE titles; a result failed elsewhere (a module's usage error) gets it in as_dict.
+    hint: str | None = None
 
     def __post_init__(self) -> None:
         if not self.peer:
@@ -148,7 +153,7 @@ class EchoResult:
 
     def as_dict(self) -> dict[str, t.Any]:
         """The module's result keys, plus ``name``, ``ok``, ``failure`` and ``msg``."""
-        return {
+        data = {
             "name": self.name,
             "ok": self.ok,
             "failure": self.failure.value if self.failure else None,
@@ -162,4 +167,8 @@ class EchoResult:
             "peer": dict(self.peer),
             "timing": {**self.timing, "echo_ms": dict(self.timing["echo_ms"])},
             "attempts": self.attempts,
+            "hint": None,
         }
+        if not self.ok and self.failure is not None:
+            data["hint"] = self.hint or hint_for(data)
+        return data

@@ -405,6 +405,18 @@ msg:
   returned: always
   type: str
   sample: 1 C-ECHO to PACS at pacs.example.org:11112 returned Success
+hint:
+  description:
+    - On failure, one sentence an operator can act on, what to check and where (for instance the
+      called AE title and the peer's list of known calling AE titles for a rejection with reason 7);
+      V(null) on success.
+    - It never claims more than the peer's answer proves, and only a transient rejection suggests
+      that the same check may succeed later.
+  returned: when O(host) is given
+  type: str
+  sample: >-
+    Nothing accepts connections on pacs.example.org port 11112: check that the peer's DICOM service is
+    running and listens on this port and address, and that no firewall rejects the connection.
 status:
   description: The status of the last C-ECHO response (V(0) is Success), or V(null) if none came.
   returned: when O(host) is given
@@ -654,7 +666,7 @@ results:
   description:
     - One result per entry of O(targets), in the same order.
     - Each holds the keys returned for a single O(host) (RV(name), RV(ok), RV(failure),
-      RV(exit_code), RV(msg), RV(status), RV(echoes), RV(association), RV(accepted_contexts),
+      RV(exit_code), RV(msg), RV(hint), RV(status), RV(echoes), RV(association), RV(accepted_contexts),
       RV(rejected_contexts), RV(peer), RV(timing), RV(attempts)) plus RV(results[].required).
     - RV(results[].name) is the target's O(targets[].name), or V(host:port).
     - With O(result_detail=brief), only the keys listed there.
@@ -705,6 +717,7 @@ results:
       failure: null
       exit_code: 0
       msg: 1 C-ECHO to ARCHIVE at pacs.example.org:11112 returned Success
+      hint: null
       status: 0
       echoes: [{message_id: 1, status: 0, rtt_ms: 1.182}]
       association: {result: accepted, phase: release, released: true}

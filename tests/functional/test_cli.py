@@ -196,7 +196,11 @@ def test_no_acceptable_presentation_context(start_scp):
     scp = start_scp(supported=False)
     proc = echoscu(HOST, scp.port)
     assert proc.returncode == 5
-    assert proc.stderr == "E: No Acceptable Presentation Contexts\n"
+    # The specification's line, then one more that says why (issue #7: a failure names its cause).
+    assert proc.stderr == (
+        "E: No Acceptable Presentation Contexts\n"
+        "E: Abstract syntax not supported: the peer does not offer Verification\n"
+    )
     assert scp.seen.echo_message_ids == []
 
 

@@ -123,6 +123,13 @@ def check_msg(msg: str, words: t.Sequence[str]) -> None:
         assert word.lower() in msg.lower(), f"{word!r} not in {msg!r}"
 
 
+def check_hint(d: dict[str, t.Any]) -> None:
+    """Every failure carries a hint (issue #7): one sentence, one line, never "internal error" advice."""
+    hint = d["hint"]
+    assert isinstance(hint, str) and hint.endswith(".") and "\n" not in hint, hint
+    assert "bug in dicom.network" not in hint, (d["msg"], hint)
+
+
 def check_engine(result: t.Any, elapsed: float, bound: float, exit_code: int, assoc: str | None,
                  words: t.Sequence[str]) -> dict[str, t.Any]:
     d = result.as_dict()
@@ -130,6 +137,7 @@ def check_engine(result: t.Any, elapsed: float, bound: float, exit_code: int, as
     assert result.exit_code == exit_code, d["msg"]
     assert d["association"]["result"] == assoc, d["msg"]
     check_msg(d["msg"], words)
+    check_hint(d)
     assert elapsed <= bound + SLACK, f"took {elapsed:.2f} s, bound {bound} s + {SLACK} s: {d['msg']}"
     return d
 
@@ -141,6 +149,7 @@ def check_cli(run: CliRun, bound: float, exit_code: int, assoc: str | None, word
     d = run.result
     assert d["exit_code"] == exit_code and d["association"]["result"] == assoc, d["msg"]
     check_msg(d["msg"], words)
+    check_hint(d)
     assert run.lines and all(line.startswith("E: ") for line in run.lines), run.stderr
     if exit_code == EXIT["connect"]:
         # The specification's three lines; the last names the cause.

@@ -190,8 +190,11 @@ def check_result(d: dict[str, t.Any], peer: rp.Peer, scenario: str, implementati
                 d["association"]["reject_reason"]) == (1, 1, 7)
         assert d["status"] is None and d["echoes"] == []
         assert "called AE title" in d["msg"] and WRONG_AET in d["msg"]
+        # Reason 7 is the peer's word, not proof (dcmqrscp says it of an unknown calling AE title).
+        assert WRONG_AET in d["hint"] and "may also" in d["hint"] and "calling AE title" in d["hint"]
         return
     assert d["ok"] is True and d["status"] == 0x0000, d["msg"]
+    assert d["hint"] is None
     assert d["association"]["result"] == "accepted"
     # The PACS identity a user asserts after a deploy: exact, as the peer sends it.
     assert d["peer"]["implementation_class_uid"] == implementation[0]
@@ -268,6 +271,7 @@ def test_dcmtk_echoscu_exit_0_when_orthanc_aborts_the_echo(ns, strict_orthanc, i
     assert (d["association"]["abort_source"], d["association"]["abort_reason"]) == (0, 0)
     assert d["status"] is None and d["echoes"] == [{"message_id": 1, "status": None, "rtt_ms": None}]
     assert d["peer"]["implementation_class_uid"] == implementation[0]
+    assert "calling AE title 'ECHOSCU'" in d["hint"] and "registered" in d["hint"]
 
     code, cli, stderr = run_cli(ns, strict_orthanc, options)
     assert code == 7 and cli["association"]["aborted_by"] == "peer", stderr
@@ -451,3 +455,4 @@ def test_module_fails_when_orthanc_aborts_the_echo(playbook_results, strict_orth
     assert r["failed"] is True and r["exit_code"] == 7
     assert r["association"]["aborted_by"] == "peer" and r["status"] is None
     assert "aborted" in r["msg"]
+    assert "calling AE title" in r["hint"]

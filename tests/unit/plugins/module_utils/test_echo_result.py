@@ -17,7 +17,7 @@ from ansible_collections.dicom.network.plugins.module_utils.echo_result import (
 
 # The keys the module documents in every result, and those as_dict adds.
 INTERFACE_KEYS = {"status", "echoes", "association", "accepted_contexts", "rejected_contexts", "peer", "timing"}
-EXTRA_KEYS = {"name", "ok", "failure", "exit_code", "msg", "attempts"}
+EXTRA_KEYS = {"name", "ok", "failure", "exit_code", "msg", "attempts", "hint"}
 
 
 @pytest.mark.parametrize(
@@ -116,3 +116,17 @@ def test_as_dict_is_a_copy():
 
 
 # -- echo_many: which failures are retried, and the order of results ---------------------
+
+
+@pytest.mark.parametrize("failure", list(Failure))
+def test_every_failed_result_has_a_hint_and_success_none(failure):
+    result = EchoResult(name="pacs:104", host="pacs", port=104)
+    assert result.as_dict()["hint"] is None  # not run yet: no verdict, nothing to hint
+    result.fail(failure, "why")
+    hint = result.as_dict()["hint"]
+    assert isinstance(hint, str) and hint.endswith(".")
+    result.hint = "Set by the engine."
+    assert result.as_dict()["hint"] == "Set by the engine."
+    ok = EchoResult(name="pacs:104", host="pacs", port=104)
+    ok.ok = True
+    assert ok.as_dict()["hint"] is None
