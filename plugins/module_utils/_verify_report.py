@@ -26,6 +26,8 @@ import re
 import typing as t
 import xml.etree.ElementTree as ET
 
+from ._hints import hint_for
+from ._monitoring import prometheus_labels, prometheus_text
 from ._options import BY_NAME, RequestError, check, problem
 from .echo_request import address_label
 
@@ -46,8 +48,18 @@ _CHECK_LABELS = {
     "implementation_version_name": "implementation version name",
     "implementation_class_uid": "implementation class UID",
 }
+# Hints (one sentence: what to check, and where) for the failures the role itself finds; the
+# C-ECHO's own failures carry the engine's hint (_hints).
+_HINT_NODE_PROBLEM = "Correct the host variable the message names in this node's inventory entry."
+_HINT_PROBE = ("The probe host {probe} could not run the check: check that Ansible reaches it and that its Python"
+               " has pynetdicom.")
+_HINT_EXPECTATION = ("The node answers C-ECHO but not as the inventory expects (see checks): find out what changed"
+                     " on the node, or update the expectation (dicom_expect_*, dicom_max_echo_ms).")
 TABLE_HEADER = ["NODE", "ADDRESS", "AE TITLE", "VERDICT", "ECHO MS", "REASON"]
 TABLE_MAX_WIDTH = 40
+# What the role writes to verify_report_dir: the report, JUnit, and the Prometheus text for
+# node_exporter's textfile collector.
+REPORT_FILES = ("dicom-verify.json", "dicom-verify.xml", "dicom-verify.prom")
 
 # The role variables that are dicom.network.echo options, by the option table's name.
 ROLE_OPTIONS = {
@@ -294,6 +306,17 @@ def node_entry(
     ok = bool(echo_ok) and not unmet
     if echo_ok and unmet:
         failure, reason = "expectation", "; ".join(unmet)
+    hint = None
+    if ok:
+        pass
+    elif node["problem"]:
+        hint = _HINT_NODE_PROBLEM
+    elif result is None:
+        hint = _HINT_PROBE.format(probe=node["probe"])
+    elif not echo_ok:
+        hint = found.get("hint") or hint_for(found, calling_aet=node["calling_aet"], called_aet=node["called_aet"])
+    else:
+        hint = _HINT_EXPECTATION
     return {
         "name": node["name"], "host": node["host"], "port": node["port"],
         # As the engine labels a target without a name: host:port, [v6]:port.
@@ -301,6 +324,7 @@ def node_entry(
         "called_aet": node["called_aet"], "calling_aet": node["calling_aet"],
         "probe": node["probe"], "required": node["required"],
         "ok": ok, "verdict": verdict_of(ok, node["required"]), "msg": reason, "failure": None if ok else failure,
+        "hint": hint,
         "status": found.get("status") if has_result else None,
         "association": found.get("association") if has_result else {"result": None},
         "timing": timing, "echo_ms": echo_max,
@@ -320,6 +344,20 @@ def fail_line(entry: t.Mapping[str, t.Any]) -> str:
 def _xml(value: t.Any) -> str:
     """``value`` as text XML 1.0 can carry (ElementTree escapes, but writes any character)."""
     return _NOT_XML_RE.sub("?", str(value))
+
+
+def metric_run(
+    node: t.Mapping[str, t.Any], result: t.Mapping[str, t.Any] | None, probe_error: t.Mapping[str, str],
+    entry: t.Mapping[str, t.Any],
+) -> tuple[dict[str, t.Any], dict[str, str]]:
+    """A node's run for dicom-verify.prom, and its labels: ``dicom_echo_up`` is the C-ECHO's own
+    verdict (the expectations are the report's business), ``node`` the inventory host."""
+    echo_ok, _failure, _reason = _outcome(node, result, probe_error)
+    run = {
+        "ok": bool(echo_ok), "host": node["host"], "port": node["port"], "status": entry["status"],
+        "timing": entry["timing"], "tls": (result or {}).get("tls"),
+    }
+    return run, prometheus_labels(run, node["called_aet"], {"node": node["name"]})
 
 
 def junit_state(entry: t.Mapping[str, t.Any], junit_optional_failures: str) -> str:
@@ -433,6 +471,7 @@ def judge(
     by_name, probe_error, probes = probe_results(collected, echo, polled)
     entries: list[dict[str, t.Any]] = []
     cases: list[tuple[str, str, ET.Element]] = []
+    metrics: list[tuple[dict[str, t.Any], dict[str, str]]] = []
     rows = [TABLE_HEADER]
     for node in collected["nodes"]:
         result = None if node["problem"] else by_name.get(node["name"])
@@ -442,10 +481,11 @@ def judge(
             rows.append(table_row(entry))
         state = junit_state(entry, junit_optional_failures)
         cases.append((entry["probe"], state, junit_case(entry, state)))
+        metrics.append(metric_run(node, result, probe_error, entry))
 
     failed = [entry for entry in entries if entry["verdict"] == "failed"]
     stamp = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S")
-    files = [report_dir + "/dicom-verify.json", report_dir + "/dicom-verify.xml"] if report_dir else []
+    files = [report_dir + "/" + name for name in REPORT_FILES] if report_dir else []
     summary = summary_line(entries, probes)
     report_line = []
     if files:
@@ -465,4 +505,5 @@ def judge(
                     + "; ".join(fail_line(entry) for entry in failed),
         "json": report_json(entries),
         "junit": junit_document(collected["probes"], cases, stamp),
+        "prometheus": prometheus_text(metrics),
     }

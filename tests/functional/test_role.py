@@ -235,6 +235,19 @@ def test_verdicts_reports_and_wire(start_scp, run_play):
     # The engine's own reason, naming the host variable (issue: one validation, with the engine's words).
     assert by_name["bad-port-optional"]["msg"] == "dicom_port must be between 1 and 65535 (got 70000)"
 
+    # Every failed node says what to check (issue #7); the reason-7 one claims no more than reason 7 proves.
+    for entry in by_name.values():
+        assert (entry["hint"] is None) == entry["ok"], entry
+    assert "may also" in by_name["wrong-aet"]["hint"] and "'WRONG'" in by_name["wrong-aet"]["hint"]
+
+    # dicom-verify.prom: the same runs for node_exporter's textfile collector.
+    parser = pytest.importorskip("prometheus_client.parser")
+    prom = (play.report_dir / "dicom-verify.prom").read_text(encoding="utf-8")
+    families = {f.name: f for f in parser.text_string_to_metric_families(prom)}
+    up = {s.labels["node"]: s.value for s in families["dicom_echo_up"].samples}
+    assert up == {name: 0 if spec[1] not in (None, "expectation") else 1 for name, spec in expected.items()}
+    assert {s.labels["node"] for s in families["dicom_echo_status"].samples} >= set(healthy) | {"bad-status"}
+
     # The JUnit report: one test case per node; optional failures are skipped.
     states = {"passed": "passed", "failed": "failure", "failed-optional": "skipped"}
     assert play.junit_cases() == {name: states[spec[0]] for name, spec in expected.items()}

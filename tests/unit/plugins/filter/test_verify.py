@@ -213,9 +213,10 @@ def test_table(show, rows):
     }
     header = "NODE  ADDRESS    AE TITLE  VERDICT          ECHO MS  REASON"
     expected = [summary] + ([header] + [lines[r] for r in rows] if rows else [])
-    expected.append("report: /r/dicom-verify.json, /r/dicom-verify.xml (not written in check mode)")
+    expected.append("report: /r/dicom-verify.json, /r/dicom-verify.xml, /r/dicom-verify.prom"
+                    " (not written in check mode)")
     assert report["table"] == expected
-    assert report["files"] == ["/r/dicom-verify.json", "/r/dicom-verify.xml"]
+    assert report["files"] == ["/r/dicom-verify.json", "/r/dicom-verify.xml", "/r/dicom-verify.prom"]
     assert report["fail_msg"] == ("DICOM verification failed for 1 required node(s):"
                                   " n2 (n2:0, ANY-SCP): dicom_port must be between 1 and 65535 (got 0)")
 

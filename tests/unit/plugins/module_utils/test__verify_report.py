@@ -146,3 +146,35 @@ def test_no_nodes_is_an_empty_report():
                                                    "errors": "0", "skipped": "0"}
     assert made["table"] == ["DICOM verify: 0 node(s), 0 passed, 0 failed, 0 optional failed"]
     assert made["fail_msg"] == "DICOM verification failed for 0 required node(s): "
+
+
+def test_every_failed_node_has_a_hint_and_the_prometheus_text_parses():
+    parser = pytest.importorskip("prometheus_client.parser")
+    hostvars = {
+        "ok": {}, "bad": {"dicom_called_aet": "PACS"}, "slow": {"dicom_max_echo_ms": 0.1},
+        "typo": {"dicom_port": 0}, "far": {"dicom_probe_host": "p2"},
+    }
+    collected = report.collect_nodes(list(hostvars), hostvars)
+    bad = _result("bad", ok=False, msg="association rejected [result 1, source 1, reason 7]")
+    bad.update(failure="rejected", status=None, hint=None, timing={"total_ms": 2.0, "connect_ms": 0.5},
+               association={"result": "rejected", "reject_result": 1, "reject_source": 1, "reject_reason": 7})
+    run = {"item": "localhost", "results": [_result("ok"), bad, _result("slow")]}
+    failed_probe = {"item": "p2", "failed": True, "msg": "unreachable"}
+    made = report.judge(collected, {"results": [run, failed_probe]}, now=NOW)
+    hints = {entry["name"]: entry["hint"] for entry in made["nodes"]}
+    assert hints["ok"] is None
+    assert "called AE title 'PACS'" in hints["bad"] and "may also" in hints["bad"]  # the engine's, with its titles
+    assert "dicom_max_echo_ms" in hints["slow"]
+    assert "inventory" in hints["typo"]
+    assert "probe host p2" in hints["far"]
+
+    families = {f.name: f for f in parser.text_string_to_metric_families(made["prometheus"])}
+    up = {s.labels["node"]: s.value for s in families["dicom_echo_up"].samples}
+    # The C-ECHO's own verdict: "slow" answered (its expectation is the report's business).
+    assert up == {"ok": 1, "bad": 0, "slow": 1, "typo": 0, "far": 0}
+    [sample] = [s for s in families["dicom_echo_up"].samples if s.labels["node"] == "bad"]
+    assert sample.labels == {"peer": "bad", "port": "104", "called_aet": "PACS", "node": "bad"}
+    totals = {s.labels["node"]: s.value for s in families["dicom_echo_duration_seconds"].samples
+              if s.labels["phase"] == "total"}
+    assert totals == {"ok": 0.00325, "bad": 0.002, "slow": 0.00325}
+    assert {s.labels["node"] for s in families["dicom_echo_status"].samples} == {"ok", "slow"}
