@@ -37,6 +37,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__
 EXIT_INTERRUPTED = 130
 # Engine errors name the option as typed here (-aet/--calling-aet), not the EchoRequest field.
 NAMES = _options.script_names()
+# Fields of a run that DCMTK's flags set together (+tls KEY CERT, +tla, -ic, -kt FILE).
+NAMES.update(
+    tls="+tls/+tla", tls_cert_file="+tls/--enable-tls", tls_key_file="+tls/--enable-tls", tls_verify="-ic",
+    identity_type="-usr/-kt/--saml/--jwt", identity_token_file="-kt/--saml/--jwt",
+)
+# The script's names of the user identity token files, and the type each one sends.
+TOKEN_FLAGS = {"kerberos": "kerberos", "saml": "saml", "jwt": "jwt"}
 # The script's options that are fields of the engine's EchoRequest.
 REQUEST_OPTIONS = tuple(o.name for o in _options.for_face(_options.SCRIPT) if _options.REQUEST in o.faces)
 # Plugin mode (--nagios): the Monitoring Plugins guidelines' deadline when none is given, so that
@@ -105,6 +112,20 @@ def _bad_value(text: str) -> Exception:
     return argparse.ArgumentTypeError(text)
 
 
+# What an option looks like when we name an unrecognised one (never a value: it may be a secret).
+_FLAG_RE = re.compile(r"[-+]{1,2}[A-Za-z][A-Za-z0-9-]{0,30}")
+
+
+def unrecognized(extras: t.Sequence[str]) -> t.NoReturn:
+    """argparse would echo every left-over argument, a password after a mistyped flag included
+    (+pww SECRET): name the first one only, and only if it looks like a flag."""
+    first = extras[0]
+    shown = f" {first}" if _FLAG_RE.fullmatch(first) else ""
+    more = len(extras) - (1 if shown else 0)
+    usage_error(f"unrecognized argument{shown}" + (f" (and {more} more)" if more and shown else "")
+                + f" (see {PROG} --help)")
+
+
 def integer(text: str) -> int:
     if not re.fullmatch(r"\s*[+-]?[0-9]+\s*", text):
         raise _bad_value(f"must be an integer (got {text!r})")
@@ -164,7 +185,7 @@ def _version(parser: t.Any) -> t.NoReturn:
 
 
 # How the script reads a value of each type from its command line.
-CONVERTERS: dict[str, t.Callable[[str], t.Any]] = {"int": integer, "float": seconds, "str": str}
+CONVERTERS: dict[str, t.Callable[[str], t.Any]] = {"int": integer, "float": seconds, "str": str, "path": str}
 
 
 def converter(option: _options.Option) -> t.Callable[[str], t.Any]:
@@ -184,6 +205,9 @@ def _epilog() -> str:
   {codes[Failure.NO_CONTEXT]}  no acceptable presentation context (the peer does not offer Verification)
   {codes[Failure.ASSOCIATION]}  association aborted, broken, timed out, or a protocol error
   {codes[Failure.ECHO]}  a C-ECHO failed (non-Success status) or was not answered
+  {codes[Failure.TLS]}  TLS failed: handshake, peer certificate not accepted (unknown CA, name mismatch,
+     expired), client certificate required or refused, the peer does not speak TLS (or does
+     and we did not)
   {EXIT_INTERNAL}  internal error (a bug: please report it)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
 
@@ -202,10 +226,20 @@ def build_parser() -> t.Any:
     import argparse
 
     class Parser(argparse.ArgumentParser):
+        def parse_args(self, args: t.Any = None, namespace: t.Any = None) -> t.Any:  # type: ignore[override]
+            parsed, extras = self.parse_known_args(args, namespace)
+            if extras:
+                unrecognized(extras)
+            return parsed
+
         def error(self, message: str) -> t.NoReturn:
             # argparse prints usage plus "prog: error: argument X: why"; we print one line naming X.
             match = re.fullmatch(r"argument (\S+): (.*)", message, re.DOTALL)
-            usage_error(f"{match[1]}: {match[2]}" if match else f"{message} (see {PROG} --help)")
+            if match:
+                usage_error(f"{match[1]}: {match[2]}")
+            if message.startswith("unrecognized arguments"):
+                usage_error(f"unrecognized argument (see {PROG} --help)")
+            usage_error(f"{message} (see {PROG} --help)")
 
     class Version(argparse.Action):
         def __init__(self, option_strings: list[str], dest: str, **kw: t.Any) -> None:
@@ -224,12 +258,14 @@ def build_parser() -> t.Any:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         # Options are spelled as in the specification only: an abbreviation could change meaning later.
         allow_abbrev=False,
+        # DCMTK's option names: +tls, +cf, +pw...
+        prefix_chars="-+",
     )
     p.add_argument("--version", action=Version)
     groups: dict[str | None, t.Any] = {None: p}
     modes = None
     for option in _options.for_face(_options.SCRIPT):
-        if not option.flags[0].startswith("-"):
+        if not option.flags[0].startswith(("-", "+")):
             # Positionals stay text until after parsing, so that an unknown option is named
             # before the positionals it shifted.
             p.add_argument(option.name, metavar=option.script_name, help=option.help)
@@ -245,8 +281,13 @@ def build_parser() -> t.Any:
             continue
         # String choices are argparse's to check; a number's bounds are the engine's.
         choices = option.choices if option.type == "str" and option.choices else None
+        extra: dict[str, t.Any] = {}
+        if option.nargs:
+            extra["nargs"] = option.nargs
+        if option.repeatable:
+            extra["action"] = "append"
         group.add_argument(*option.flags, dest=option.name, metavar=option.metavar, type=converter(option),
-                           default=option.default_for(_options.SCRIPT), choices=choices, help=option.help)
+                           default=option.default_for(_options.SCRIPT), choices=choices, help=option.help, **extra)
     return p
 
 
@@ -271,7 +312,7 @@ def fast_parse(argv: t.Sequence[str]) -> Args | None:
     values: dict[str, t.Any] = {"version": None}  # argparse's --version action leaves this
     positionals = []
     for option in _options.for_face(_options.SCRIPT):
-        if not option.flags[0].startswith("-"):
+        if not option.flags[0].startswith(("-", "+")):
             positionals.append(option.name)
             continue
         if option.type not in CONVERTERS and option.type != "bool":
@@ -285,6 +326,8 @@ def fast_parse(argv: t.Sequence[str]) -> Args | None:
     while index < len(argv):
         word = argv[index]
         index += 1
+        if word.startswith("+") and len(word) > 1:
+            return None  # DCMTK's +tls, +cf...: argparse's to read (several values, repeated)
         if not word.startswith("-") or word == "-":
             names.append(word)
             continue
@@ -301,7 +344,7 @@ def fast_parse(argv: t.Sequence[str]) -> Args | None:
         if equals and not flag.startswith("--"):
             return None  # -aet=ME: argparse's to read
         if not equals:
-            if index >= len(argv) or argv[index].startswith("-"):
+            if index >= len(argv) or argv[index].startswith(("-", "+")):
                 return None
             value = argv[index]
             index += 1
@@ -421,6 +464,62 @@ def report(d: dict[str, t.Any], failure: Failure | None, cause: str) -> None:
         LOG.info("Hint: %s", d["hint"])
 
 
+def secured_fields(args: t.Any) -> dict[str, t.Any]:
+    """The TLS and user identity fields of the run, from DCMTK's flags and the environment.
+
+    Secrets may come from the environment (DICOM_TLS_KEY_PASSWORD, DICOM_PASSWORD) so
+    that they stay off the process list; a flag on the command line wins.
+    """
+    fields: dict[str, t.Any] = {}
+    given = (("-tls", args.disable_tls), ("+tla", args.anonymous_tls), ("+tls", args.enable_tls is not None))
+    modes = [flag for flag, on in given if on]
+    if len(modes) > 1:
+        usage_error(f"{'/'.join(modes)}: choose one of -tls, +tla and +tls")
+    if args.enable_tls is not None:
+        key, cert = args.enable_tls
+        fields.update(tls=True, tls_key_file=key, tls_cert_file=cert)
+    elif args.anonymous_tls:
+        fields["tls"] = True
+    if args.require_peer_cert and args.ignore_peer_cert:
+        usage_error("-rc/-ic: choose one of --require-peer-cert and --ignore-peer-cert")
+    fields["tls_verify"] = not args.ignore_peer_cert
+    if args.tls_ca_file:
+        fields["tls_ca_file"] = tuple(args.tls_ca_file)
+    if args.tls_key_password is None and "tls_key_file" in fields:
+        fields["tls_key_password"] = os.environ.get("DICOM_TLS_KEY_PASSWORD") or None
+    tokens = [(name, getattr(args, name)) for name in TOKEN_FLAGS if getattr(args, name) is not None]
+    if len(tokens) > 1:
+        usage_error("-kt/--saml/--jwt: choose one user identity")
+    if tokens:
+        if args.username is not None:
+            usage_error(f"-usr/--user: not with {NAMES[tokens[0][0]]} (choose one user identity)")
+        fields.update(identity_type=TOKEN_FLAGS[tokens[0][0]], identity_token_file=tokens[0][1])
+    if args.empty_password:
+        if args.password is not None:
+            usage_error("-epw/--empty-password: not with -pwd/--password")
+        fields["password"] = ""
+    elif args.password is None and args.username is not None and os.environ.get("DICOM_PASSWORD") is not None:
+        fields["password"] = os.environ["DICOM_PASSWORD"]
+    return fields
+
+
+def report_tls(d: dict[str, t.Any]) -> None:
+    """-v: the TLS session and the peer's certificate (never a secret)."""
+    tls = d.get("tls")
+    if tls and tls.get("version"):
+        LOG.info("TLS: %s, %s, peer %s", tls["version"], tls["cipher"],
+                 "verified" if tls["verified"] else "NOT verified")
+    cert = (tls or {}).get("peer_certificate")
+    if cert:
+        LOG.info("Peer certificate: %s, issued by %s, serial %s", cert["subject"], cert["issuer"], cert["serial"])
+        LOG.info("Peer certificate valid from %s until %s (%s days left); names: %s", cert["not_before"],
+                 cert["not_after"], cert["days_left"], ", ".join(cert["subject_alt_names"]) or "none")
+    identity = d.get("user_identity")
+    if identity:
+        answered = {True: "sent", False: "not sent", None: "not asked for"}[identity["positive_response"]]
+        LOG.info("User identity: %s; positive response %s", identity["type"], answered)
+
+
 def limit(value: float | None) -> str:
     return "unlimited" if value is None else f"{value:g} s"
 
@@ -468,6 +567,7 @@ def main(argv: list[str] | None = None) -> int:
         fields.update(port=port, transfer_syntaxes=transfer_syntaxes_for(args.propose_ts))
         if args.nagios and fields["deadline"] is None:
             fields["deadline"] = PLUGIN_DEADLINE
+        fields.update(secured_fields(args))
         request = validate(EchoRequest(**fields), NAMES)
     except RequestError as exc:
         usage_error(str(exc))
@@ -481,6 +581,11 @@ def main(argv: list[str] | None = None) -> int:
     LOG.debug("Proposing Verification with %s; max PDU %s; timeouts: connect %s, ACSE %s, DIMSE %s, deadline %s",
               ", ".join(request.transfer_syntaxes), request.max_pdu or "unlimited", *map(
                   limit, (request.connect_timeout, request.acse_timeout, request.dimse_timeout, request.deadline)))
+    if request.tls:
+        trusted = [*(request.tls_ca_file or ()), *([request.tls_ca_path] if request.tls_ca_path else [])]
+        LOG.debug("TLS %s or later; peer verification %s; client certificate %s; trusting %s",
+                  request.tls_min_version, "on" if request.tls_verify else "OFF", request.tls_cert_file or "none",
+                  ", ".join(trusted) or "the system's CA store")
     result = run_echo(request, NAMES)
     d = result.as_dict()
     code = int(result.exit_code)
@@ -488,6 +593,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.nagios:
         code, out = _monitoring.nagios(d, _thresholds(args), called_aet=request.called_aet)
     else:
+        for warning in d["warnings"]:
+            LOG.warning("%s", warning)
+        report_tls(d)
         report(d, result.failure, result.cause)
         if args.json:
             import json

@@ -114,6 +114,20 @@ def transfer_syntaxes_problem(value: object) -> str | None:
     return None
 
 
+def paths_problem(value: object) -> str | None:
+    """Why ``value`` is not a path or a list of paths (the script's +cf repeats), or None."""
+    if isinstance(value, str):
+        return None if value else "must not be empty"
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) and v for v in value):
+        return None
+    return "must be a path (or a list of paths)"
+
+
+def server_name_problem(value: object) -> str | None:
+    """Why ``value`` is not a name a certificate can carry (a host name or IP address), or None."""
+    return host_problem(value)
+
+
 def _got(value: float) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
@@ -143,12 +157,17 @@ class Option:
     check: t.Callable[[object], str | None] | None = None
     # The script: its flags (or the name of a positional), argparse metavar, help group.
     flags: tuple[str, ...] = ()
-    metavar: str | None = None
+    metavar: str | tuple[str, ...] | None = None
     group: str | None = None
     # The module: aliases and list element type.
     aliases: tuple[str, ...] = ()
     elements: str | None = None
     secret: bool = False
+    # The script: a flag that takes several values (+tls KEY CERT), or that may repeat (+cf).
+    nargs: int | None = None
+    repeatable: bool = False
+    # Read from this environment variable when not given (secrets: keeps them off the process list).
+    env: str | None = None
     faces: frozenset[str] = _EVERYWHERE
     # Each entry of the module's `targets` must set it (the peer's host).
     required_in_target: bool = False
@@ -170,8 +189,12 @@ class Option:
             return self.check(value)
         if self.type == "bool":
             return None if isinstance(value, bool) else "must be true or false"
-        if self.type == "str":
-            return None if isinstance(value, str) else "must be a string"
+        if self.type in ("str", "path"):
+            if not isinstance(value, str):
+                return "must be a string"
+            if self.choices and value not in self.choices:
+                return f"must be one of {', '.join(map(str, self.choices))} (got {value!r})"
+            return None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (
             self.type == "int" and not isinstance(value, int)
         ):
@@ -194,6 +217,10 @@ class Option:
 
 
 _AET = "Application Entity Titles"
+_TLS = "transport layer security (TLS) options"
+_IDENTITY = "user identity negotiation"
+# PS3.7 D.3.3.7.1, types 1 to 5, by the names of identity_type.
+IDENTITY_TYPES = ("username", "username_password", "kerberos", "saml", "jwt")
 _MISC = "Miscellaneous DICOM"
 _LOG = "Logging"
 _MON = "Monitoring"
@@ -232,6 +259,64 @@ OPTIONS: tuple[Option, ...] = (
            metavar="[n]umber", group=_MISC),
     Option("abort", "bool", "abort association instead of releasing it", default=False, flags=("--abort",),
            group=_MISC),
+    # -- secured associations: DICOM TLS (PS3.15 annex B) and user identity (PS3.7 D.3.3.7) --
+    # The script takes DCMTK's names (so a DCMTK command line keeps working); its flags that
+    # set several fields at once (+tls KEY CERT, +tla, -ic, -kt FILE...) are script-only
+    # entries below, which _cli turns into these fields.
+    Option("tls", "bool", "use DICOM TLS (the module and the engine; the script says +tls or +tla)",
+           default=False, faces=frozenset((REQUEST, MODULE, TARGET))),
+    Option("tls_ca_file", "path", "trust the CA (or peer) certificates in this PEM file, repeatable (default: the"
+           " system's trust store)", check=paths_problem, flags=("+cf", "--add-cert-file"), metavar="[f]ilename",
+           repeatable=True, group=_TLS, nullable=True),
+    Option("tls_ca_path", "path", "trust the PEM certificates in directory d", flags=("+cd", "--add-cert-dir"),
+           metavar="[d]irectory", group=_TLS, nullable=True),
+    Option("tls_cert_file", "path", "our certificate, PEM, for mutual TLS", nullable=True,
+           faces=frozenset((REQUEST, MODULE, TARGET))),
+    Option("tls_key_file", "path", "the private key of tls_cert_file, PEM", nullable=True,
+           faces=frozenset((REQUEST, MODULE, TARGET))),
+    Option("tls_key_password", "str", "password of the private key (also from DICOM_TLS_KEY_PASSWORD)",
+           flags=("+pw", "--use-passwd"), metavar="[p]assword", group=_TLS, secret=True, env="DICOM_TLS_KEY_PASSWORD",
+           nullable=True),
+    Option("tls_verify", "bool", "verify the peer's certificate chain and host name", default=True,
+           faces=frozenset((REQUEST, MODULE, TARGET))),
+    Option("tls_server_name", "str", "the name the peer's certificate must carry (default: the peer as given; an IP"
+           " address is checked against the certificate's IP addresses)", check=server_name_problem,
+           flags=("--tls-server-name",), metavar="[n]ame", group=_TLS, nullable=True),
+    Option("tls_min_version", "str", "the oldest TLS version accepted: 1.2 (default) or 1.3", default="1.2",
+           choices=("1.2", "1.3"), flags=("--tls-min-version",), metavar="[v]ersion", group=_TLS),
+    Option("username", "str", "user identity: user name (type 1; type 2 with a password)",
+           flags=("-usr", "--user"), metavar="[u]ser name", group=_IDENTITY, nullable=True),
+    Option("password", "str", "user identity password, only with --user (also from DICOM_PASSWORD)",
+           flags=("-pwd", "--password"), metavar="[p]assword", group=_IDENTITY, secret=True, env="DICOM_PASSWORD",
+           nullable=True),
+    Option("identity_type", "str", "user identity type (default: username_password with a password, else username)",
+           choices=IDENTITY_TYPES, faces=frozenset((REQUEST, MODULE, TARGET)), nullable=True),
+    Option("identity_token", "str", "user identity: the Kerberos ticket, SAML assertion or JSON Web Token itself",
+           secret=True, faces=frozenset((REQUEST, MODULE, TARGET)), nullable=True),
+    Option("identity_token_file", "path", "user identity: read the Kerberos ticket, SAML assertion or JSON Web"
+           " Token from this file", faces=frozenset((REQUEST, MODULE, TARGET)), nullable=True),
+    Option("identity_positive_response", "bool", "ask for a positive response, and fail when the peer does not"
+           " send one", default=False, flags=("-rsp", "--pos-response"), group=_IDENTITY),
+    # The script's own spellings (DCMTK's echoscu).
+    Option("disable_tls", "bool", "use normal TCP/IP connection (default)", default=False,
+           flags=("-tls", "--disable-tls"), group=_TLS, faces=frozenset((SCRIPT,))),
+    Option("anonymous_tls", "bool", "use secure TLS connection without certificate", default=False,
+           flags=("+tla", "--anonymous-tls"), group=_TLS, faces=frozenset((SCRIPT,))),
+    Option("enable_tls", "path", "use authenticated secure TLS connection with this [p]rivate key file and"
+           " [c]ertificate file (PEM)", flags=("+tls", "--enable-tls"),
+           metavar=("[p]rivate key file", "[c]ertificate file"), nargs=2, group=_TLS, faces=frozenset((SCRIPT,))),
+    Option("require_peer_cert", "bool", "verify the peer's certificate and host name, fail if absent (default)",
+           default=False, flags=("-rc", "--require-peer-cert"), group=_TLS, faces=frozenset((SCRIPT,))),
+    Option("ignore_peer_cert", "bool", "don't verify the peer's certificate (says so on stderr)", default=False,
+           flags=("-ic", "--ignore-peer-cert"), group=_TLS, faces=frozenset((SCRIPT,))),
+    Option("empty_password", "bool", "send an empty password, only with --user", default=False,
+           flags=("-epw", "--empty-password"), group=_IDENTITY, faces=frozenset((SCRIPT,))),
+    Option("kerberos", "path", "user identity: Kerberos service ticket read from file f (type 3)",
+           flags=("-kt", "--kerberos"), metavar="[f]ilename", group=_IDENTITY, faces=frozenset((SCRIPT,))),
+    Option("saml", "path", "user identity: SAML assertion read from file f (type 4)", flags=("--saml",),
+           metavar="[f]ilename", group=_IDENTITY, faces=frozenset((SCRIPT,))),
+    Option("jwt", "path", "user identity: JSON Web Token read from file f (type 5)", flags=("--jwt",),
+           metavar="[f]ilename", group=_IDENTITY, faces=frozenset((SCRIPT,))),
     # -- the module: many targets --------------------------------------------------------
     Option("name", "str", "what to call this peer in results and messages (default: host:port)", nullable=True,
            faces=frozenset((REQUEST, TARGET))),

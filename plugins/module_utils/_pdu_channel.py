@@ -10,7 +10,10 @@ channel is synchronous: each read is bounded by the deadline of the wait it
 belongs to (so a peer trickling bytes cannot extend it), a PDU's declared
 length is checked against a cap before any byte of its body is read, and the
 first byte is checked to be a PDU type so a non-DICOM peer is named at once.
-TLS will wrap the socket before it becomes a :class:`PduChannel`; nothing else changes.
+With DICOM TLS the socket is an ``ssl.SSLSocket`` (the engine wraps it after connect):
+an error on it is asked whether it is a TLS failure (under TLS 1.3 a refused client
+certificate only shows at the first read) and raised as :class:`TlsFailed`. On a plain
+channel, TLS bytes where a PDU was due raise :class:`PeerSpeaksTls`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ import struct
 import threading
 import time
 import typing as t
+
+if t.TYPE_CHECKING:  # ssl costs 30-50 ms to import: plain runs never pay for it
+    from . import _tls
 
 
 class PduType(enum.IntEnum):
@@ -78,6 +84,18 @@ class PeerClosed(ChannelError):
 
 class NotDicom(ChannelError):
     """The peer sent bytes that cannot be a DICOM Upper Layer PDU."""
+
+
+class PeerSpeaksTls(NotDicom):
+    """A plain channel got a TLS record where a PDU was due: the port speaks DICOM TLS."""
+
+
+class TlsFailed(ChannelError):
+    """The TLS session failed after the handshake; ``error`` is the :class:`_tls.TlsError`."""
+
+    def __init__(self, error: _tls.TlsError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class ConnectFailed(ChannelError):
@@ -205,9 +223,24 @@ def connect(addresses: list[tuple[t.Any, ...]], wait: Wait) -> socket.socket:
 class PduChannel:
     """Whole PDUs over one connected socket."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, tls: _tls.TlsSettings | None = None) -> None:
         self.sock = sock
         self.peer_address: str = _peer_name(sock)
+        self.tls = tls
+        self.received = False  # any byte from the peer yet (TLS 1.3: the first read tells)
+
+    def _tls_failure(self, exc: BaseException | None) -> None:
+        """Raise TlsFailed when ``exc`` (None: a clean close) is a TLS failure."""
+        if self.tls is None:
+            return
+        from . import _tls
+
+        if exc is None:
+            error = None if self.received else _tls.closed_after_certificate_request(self.sock, self.tls)
+        else:
+            error = _tls.classify_read_error(exc, self.sock, self.tls, first_read=not self.received)
+        if error is not None:
+            raise TlsFailed(error) from None
 
     def send(self, pdu: bytes, wait: Wait) -> None:
         try:
@@ -216,15 +249,23 @@ class PduChannel:
         except TimeoutError:
             raise WaitExpired(wait.cause, wait.seconds) from None
         except (BrokenPipeError, ConnectionResetError) as exc:
+            self._tls_failure(exc)
             raise PeerClosed(isinstance(exc, ConnectionResetError), False) from None
         except OSError as exc:
+            self._tls_failure(exc)
             raise PeerClosed(True, False) from exc
 
     def receive(self, wait: Wait, pdata_cap: int) -> tuple[PduType, bytes]:
         """Read one PDU; return its type and its whole encoding (header included)."""
         first = self._read(1, wait, mid_pdu=False)
         if first[0] not in PDU_TYPES:
-            raise NotDicom(f"the peer answered with bytes that are not DICOM: {preview(first + self._peek())}")
+            more = first + self._peek()
+            if self.tls is None:
+                from . import _tls
+
+                if _tls.looks_like_tls(more):
+                    raise PeerSpeaksTls(_tls.PEER_SPEAKS_TLS_TEXT)
+            raise NotDicom(f"the peer answered with bytes that are not DICOM: {preview(more)}")
         pdu_type = PduType(first[0])
         rest = self._read(5, wait, mid_pdu=True)
         _type, _reserved, length = _HEADER.unpack(first + rest)
@@ -252,13 +293,17 @@ class PduChannel:
                 n = self.sock.recv_into(view[got:], count - got)
             except TimeoutError:
                 raise WaitExpired(wait.cause, wait.seconds) from None
-            except ConnectionResetError:
+            except ConnectionResetError as exc:
+                self._tls_failure(exc)
                 raise PeerClosed(True, mid_pdu or got > 0) from None
-            except OSError as exc:
+            except OSError as exc:  # ssl.SSLError included
+                self._tls_failure(exc)
                 raise PeerClosed(True, mid_pdu or got > 0) from exc
             if n == 0:
+                self._tls_failure(None)
                 raise PeerClosed(False, mid_pdu or got > 0)
             got += n
+            self.received = True
             if _QUICKACK is not None:
                 # A delayed ACK costs 40 ms per echo against peers that write a
                 # PDU in two parts; acknowledging at once is what the network allows.

@@ -14,6 +14,7 @@ import time
 import typing as t
 
 from . import _dul_codec as codec
+from . import _user_identity
 from ._hints import hint_for
 from ._pdu_channel import (
     UNLIMITED_PDATA_CAP,
@@ -23,13 +24,15 @@ from ._pdu_channel import (
     PduChannel,
     PduType,
     PeerClosed,
+    PeerSpeaksTls,
+    TlsFailed,
     Wait,
     WaitExpired,
     article,
     connect,
     resolve,
 )
-from .echo_request import EchoRequest, RequestError, validate
+from .echo_request import EchoRequest, RequestError, identity_type, validate
 from .echo_result import (
     ABORTED,
     ACCEPTED,
@@ -37,10 +40,14 @@ from .echo_result import (
     REFUSED,
     REJECTED,
     TIMEOUT,
+    TLS_ERROR,
     UNREACHABLE,
     EchoResult,
     Failure,
 )
+
+if t.TYPE_CHECKING:  # ssl costs 30-50 ms to import: only TLS runs pay for it
+    from . import _tls
 
 LOG = logging.getLogger("dicom.network.echo")
 
@@ -55,6 +62,71 @@ _REJECT_SENT = {
     (1, 3): "we sent calling AE title {calling!r}",
     (1, 7): "we sent called AE title {called!r}, calling AE title {calling!r}",
 }
+
+
+# How long a plain association that the peer closed at once may spend asking the port,
+# on a second connection, whether it speaks TLS (for a message that says so).
+_TLS_PROBE_SECONDS = 2.0
+# A Kerberos ticket, SAML assertion or JWT fits in a user identity item (PS3.8 table D.3-14).
+_MAX_TOKEN_BYTES = _user_identity.MAX_FIELDS
+UNVERIFIED_WARNING = ("TLS: the peer's certificate was not verified (-ic / tls_verify: false): the peer is not "
+                      "authenticated, its certificate is reported as it was shown")
+
+
+def tls_settings(request: EchoRequest) -> _tls.TlsSettings | None:
+    """The TLS settings of a request, or None for plain DICOM."""
+    if not request.tls:
+        return None
+    from . import _tls
+
+    ca = request.tls_ca_file
+    return _tls.TlsSettings(
+        ca_files=() if ca is None else ((ca,) if isinstance(ca, str) else tuple(ca)),
+        ca_path=request.tls_ca_path,
+        cert_file=request.tls_cert_file,
+        key_file=request.tls_key_file,
+        key_password=request.tls_key_password,
+        verify=request.tls_verify,
+        server_name=request.tls_server_name,
+        min_version=request.tls_min_version,
+    )
+
+
+def _read_token(path: str, kind: str, name: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(_MAX_TOKEN_BYTES + 1)
+    except OSError as exc:
+        raise RequestError(name, f"cannot read {path}: {exc.strerror or exc}") from None
+    if kind in ("saml", "jwt"):
+        data = data.rstrip(b"\r\n")  # text formats: the file's final newline is not part of it
+    if not data:
+        raise RequestError(name, f"{path} is empty")
+    if len(data) > _MAX_TOKEN_BYTES:
+        raise RequestError(name, f"{path} is larger than the {_MAX_TOKEN_BYTES} bytes a user identity can carry")
+    return data
+
+
+def user_identity(request: EchoRequest, names: t.Mapping[str, str] | None = None) -> _user_identity.Identity | None:
+    """The user identity a (validated) request sends, or None; reads the token file."""
+    names = names or {}
+    kind = identity_type(request)
+    if kind is None:
+        return None
+    if kind in ("username", "username_password"):
+        primary = str(request.username).encode("utf-8")  # PS3.7 D.3.3.7.1: UTF-8
+        secondary = None if kind == "username" else str(request.password).encode("utf-8")
+    elif request.identity_token is not None:
+        primary, secondary = request.identity_token.encode("utf-8"), None
+    else:
+        field = "identity_token_file"
+        primary = _read_token(str(request.identity_token_file), kind, names.get(field, field))
+        secondary = None
+    try:
+        return _user_identity.Identity(kind, primary, secondary, request.identity_positive_response)
+    except _user_identity.IdentityError as exc:
+        field = "identity_token" if kind not in ("username", "username_password") else "username"
+        raise RequestError(names.get(field, field), str(exc)) from None
 
 
 class _Stop(Exception):
@@ -72,9 +144,13 @@ def _seconds(value: float | None) -> str:
 class _Run:
     """The state of one run: the request, its result, its channel and its clock."""
 
-    def __init__(self, request: EchoRequest, result: EchoResult) -> None:
+    def __init__(self, request: EchoRequest, result: EchoResult, tls: _tls.TlsSettings | None = None,
+                 identity: _user_identity.Identity | None = None) -> None:
         self.request = request
         self.result = result
+        self.tls = tls
+        self.identity = identity
+        self.addresses: list[tuple[t.Any, ...]] = []
         self.started = time.monotonic()
         self.deadline = None if request.deadline is None else self.started + request.deadline
         self.channel: PduChannel | None = None
@@ -137,16 +213,50 @@ class _Run:
                       cause=str(exc))
         except WaitExpired as exc:
             self.stop(Failure.CONNECT, self._expired(exc, f"no TCP connection to {req.label}"), TIMEOUT)
-        self.channel = PduChannel(sock)
-        self.result.peer["address"] = self.channel.peer_address or None
+        self.addresses = addresses
         self.result.timing["connect_ms"] = _ms(begin)
+        if self.tls is not None:
+            sock = self.handshake(sock)
+        self.channel = PduChannel(sock, self.tls)
+        self.result.peer["address"] = self.channel.peer_address or None
+
+    def handshake(self, sock: t.Any) -> t.Any:
+        """DICOM TLS (PS3.15 annex B) over the connected socket, bounded like the connection."""
+        from . import _tls
+
+        req, res, settings = self.request, self.result, t.cast("_tls.TlsSettings", self.tls)
+        begin = time.monotonic()
+        # Bounded like the connection; with no connect timeout (the script's default), by the
+        # ACSE timeout, since the handshake is how the association begins: never unbounded.
+        if req.connect_timeout is not None:
+            wait = self.wait(req.connect_timeout, "connect")
+        else:
+            wait = self.wait(req.acse_timeout, "ACSE")
+        try:
+            tls = _tls.handshake(sock, settings, req.host, wait, reconnect=lambda: connect(self.addresses, wait))
+        except _tls.TlsError as exc:
+            t.cast(dict, res.tls).update(error=exc.kind, peer_certificate=exc.certificate)
+            self.stop(Failure.TLS, str(exc), TLS_ERROR, cause=str(exc))
+        except WaitExpired as exc:
+            t.cast(dict, res.tls)["error"] = "handshake_timeout"
+            self.stop(Failure.TLS, self._expired(exc, f"no TLS handshake with {req.label}") + " (does the peer speak"
+                      " TLS on this port?)", TIMEOUT)
+        res.timing["tls_ms"] = _ms(begin)
+        res.tls = _tls.session_facts(tls, settings.verify)
+        if not settings.verify:
+            res.warnings.append(UNVERIFIED_WARNING)
+        return tls
 
     def associate(self) -> None:
         req, res = self.request, self.result
         self.phase("associate")
         begin = time.monotonic()
         wait = self.wait(req.acse_timeout, "ACSE")
-        self._send(codec.associate_rq(req), wait)
+        rq = codec.associate_rq(req)
+        if self.identity is not None:
+            # PS3.7 D.3.3.7: the user identity rides in the request's User Information.
+            rq = _user_identity.add_to_associate_rq(rq, _user_identity.encode_rq_item(self.identity))
+        self._send(rq, wait)
         pdu_type, data = self._receive(wait, "while waiting for A-ASSOCIATE-AC")
         res.timing["associate_ms"] = _ms(begin)
         if pdu_type == PduType.A_ASSOCIATE_RJ:
@@ -170,6 +280,27 @@ class _Run:
                 Failure.NO_CONTEXT,
                 f"no acceptable presentation context: the peer accepted the association but not Verification"
                 f" with {', '.join(req.transfer_syntaxes)} ({why})",
+            )
+            self.leave()
+            raise _Stop()
+        if self.identity is not None:
+            self.identity_response(data)
+
+    def identity_response(self, ac: bytes) -> None:
+        """The peer's user identity response (PS3.7 D.3.3.7.2), and the verdict when one was asked for."""
+        res, identity = self.result, t.cast(_user_identity.Identity, self.identity)
+        try:
+            item = _user_identity.find_in_associate_ac(ac)
+            response = _user_identity.parse_ac_item(item) if item is not None else None
+        except ValueError as exc:
+            self._protocol_error(f"the A-ASSOCIATE-AC carries a malformed user identity response: {exc}")
+        res.user_identity = _user_identity.result(identity, response)
+        if identity.positive_response and response is None:
+            res.fail(
+                Failure.ASSOCIATION,
+                f"the peer accepted the association without the positive response to our user identity"
+                f" ({identity.type}) that was asked for (-rsp / identity_positive_response): it did not confirm"
+                f" the identity, so it may not check identities at all",
             )
             self.leave()
             raise _Stop()
@@ -250,7 +381,10 @@ class _Run:
             self.channel.send(pdu, wait)
         except WaitExpired as exc:
             self.stop(self._phase_failure(), self._expired(exc, "the peer stopped reading"), TIMEOUT)
+        except TlsFailed as exc:
+            self._tls_failed(exc)
         except PeerClosed as exc:
+            self._speaks_tls(exc)
             self.stop(self._phase_failure(), f"{exc} {self._where()}", ABORTED)
 
     def _receive(self, wait: Wait, doing: str, pdata_cap: int = 0) -> tuple[PduType, bytes]:
@@ -261,13 +395,45 @@ class _Run:
         except WaitExpired as exc:
             self.send_abort(codec.abort_pdu())
             self.stop(self._phase_failure(), self._expired(exc, f"no answer {doing}"), TIMEOUT)
+        except TlsFailed as exc:
+            self._tls_failed(exc)
         except PeerClosed as exc:
+            self._speaks_tls(exc)
             self.stop(self._phase_failure(), f"{exc} {doing}", ABORTED)
+        except PeerSpeaksTls as exc:
+            self.close()
+            self.stop(Failure.TLS, f"TLS: {exc}", TLS_ERROR)
         except NotDicom as exc:
             self._protocol_error(str(exc))
         if pdu_type == PduType.A_ABORT:
             self._aborted(codec.parse_abort(data), doing)
         return pdu_type, data
+
+    def _tls_failed(self, exc: TlsFailed) -> t.NoReturn:
+        if self.result.tls is not None:
+            self.result.tls["error"] = exc.error.kind
+        self.close()
+        self.stop(Failure.TLS, str(exc), TLS_ERROR)
+
+    def _speaks_tls(self, exc: PeerClosed) -> None:
+        """A plain association the peer dropped before answering: ask the port, on a second
+        connection, whether it speaks TLS. A DICOM TLS peer (DCMTK, Orthanc, pynetdicom)
+        resets plain bytes without a word, so its answer to a ClientHello is the only evidence."""
+        if self.tls is not None or exc.mid_pdu or self.result.association["phase"] != "associate":
+            return
+        if self.channel is not None and self.channel.received:
+            return
+        from . import _tls
+
+        wait = Wait.of(_TLS_PROBE_SECONDS, "probe", self.deadline)
+        try:
+            speaks = _tls.probe_speaks_tls(connect(self.addresses, wait), wait)
+        except ChannelError:
+            return
+        if speaks:
+            self.close()
+            self.stop(Failure.TLS, f"TLS: {exc} at our A-ASSOCIATE-RQ, and it answers a TLS handshake: "
+                                   f"{_tls.PEER_SPEAKS_TLS_TEXT}", TLS_ERROR)
 
     def _phase_failure(self) -> Failure:
         # One rule for the failure class: what broke during the C-ECHO is the echo's
@@ -297,6 +463,13 @@ class _Run:
         sent = _REJECT_SENT.get((rj.source, rj.reason), "").format(
             calling=self.request.calling_aet, called=self.request.called_aet
         )
+        if self.identity is not None:
+            # PS3.7 D.3.3.7: an acceptor that does not authenticate the user rejects the
+            # association; no reason code says so, hence "may".
+            refused = (f"the peer may have refused our user identity ({self.identity.type}): check the account"
+                       f" and its {'password' if self.identity.type == 'username_password' else 'credentials'}"
+                       f" on the PACS")
+            sent = f"{sent}; {refused}" if sent else refused
         self.close()
         self.stop(
             Failure.REJECTED,
@@ -375,9 +548,39 @@ def run_echo(request: EchoRequest, names: t.Mapping[str, str] | None = None) -> 
     if codec.PYNETDICOM_IMPORT_ERROR is not None:
         result.fail(Failure.USAGE, f"pynetdicom is not installed: {codec.PYNETDICOM_IMPORT_ERROR}")
     else:
-        _Run(request, result).run()
+        _secured_run(request, result, names)
     if result.ok is False and result.failure is None:  # pragma: no cover - defensive
         result.fail(Failure.ASSOCIATION, "the run ended without a verdict")
     if not result.ok:
         result.hint = hint_for(result.as_dict(), calling_aet=request.calling_aet, called_aet=request.called_aet)
     return result
+
+
+def _secured_run(request: EchoRequest, result: EchoResult, names: t.Mapping[str, str] | None) -> None:
+    """Read the TLS files and the identity token, then run; a bad one is a usage error.
+
+    Files, keys and tokens are read before anything goes on the wire: a wrong path or a
+    wrong key password is the user's to fix, whatever the peer.
+    """
+    try:
+        identity = user_identity(request, names)
+        settings = tls_settings(request)
+        if settings is not None:
+            from . import _tls
+
+            _tls.client_context(settings)
+    except RequestError as exc:
+        result.fail(Failure.USAGE, str(exc))
+        return
+    except ValueError as exc:  # _tls.TlsConfigError: its option as the face spells it
+        option = getattr(exc, "option", None)
+        detail = getattr(exc, "detail", str(exc))
+        result.fail(Failure.USAGE, f"{(names or {}).get(option, option)}: {detail}" if option else str(exc))
+        return
+    # Used, and filled as far as the run gets.
+    if settings is not None:
+        result.tls = {"version": None, "cipher": None, "peer_certificate": None, "verified": None, "error": None}
+    if identity is not None:
+        result.user_identity = {"type": identity.type, "positive_response_requested": identity.positive_response,
+                                "positive_response": None}
+    _Run(request, result, settings, identity).run()

@@ -37,7 +37,8 @@ from ._options import (
 __all__ = [
     "DEFAULT_TRANSFER_SYNTAXES", "EXPLICIT_VR_BE", "EXPLICIT_VR_LE", "IMPLICIT_VR_LE", "MAX_AE_LENGTH",
     "MAX_PDU_LIMIT", "MAX_REPEAT", "MIN_PDU", "VERIFICATION_SOP_CLASS", "EchoRequest", "RequestError",
-    "address_label", "ae_title_problem", "host_problem", "resolve_transfer_syntax", "transfer_syntaxes_for",
+    "address_label", "ae_title_problem", "host_problem", "identity_type", "resolve_transfer_syntax",
+    "transfer_syntaxes_for",
     "validate",
 ]
 
@@ -64,6 +65,23 @@ class EchoRequest:
     # Bounds the whole run (resolution, connect, association, echoes, release).
     deadline: float | None = _default("deadline")
     name: str | None = None
+    # Secured associations (PS3.15 annex B TLS; PS3.7 D.3.3.7 user identity). Secrets are
+    # kept out of repr(): a request may be logged or shown in a traceback.
+    tls: bool = _default("tls")
+    tls_ca_file: str | tuple[str, ...] | None = None
+    tls_ca_path: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_key_password: str | None = dataclasses.field(default=None, repr=False)
+    tls_verify: bool = _default("tls_verify")
+    tls_server_name: str | None = None
+    tls_min_version: str = _default("tls_min_version")
+    username: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+    identity_type: str | None = None
+    identity_token: str | None = dataclasses.field(default=None, repr=False)
+    identity_token_file: str | None = None
+    identity_positive_response: bool = _default("identity_positive_response")
 
     @property
     def label(self) -> str:
@@ -107,7 +125,67 @@ def validate(request: EchoRequest, names: t.Mapping[str, str] | None = None) -> 
     brackets stripped, ready for the engine.
     """
     check({field.name: getattr(request, field.name) for field in dataclasses.fields(request)}, names)
+    _check_secured(request, names or {})
     host = request.host
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return dataclasses.replace(request, host=host)
+
+
+# Options that mean nothing without TLS: given with tls false, they are a mistake worth naming.
+_TLS_ONLY = ("tls_ca_file", "tls_ca_path", "tls_cert_file", "tls_key_file", "tls_key_password", "tls_server_name")
+_TOKEN_TYPES = ("kerberos", "saml", "jwt")
+
+
+def identity_type(request: EchoRequest) -> str | None:
+    """The user identity type the request asks for, or None: ``identity_type``, else
+    username_password with a password (an empty one too), username with a user name alone."""
+    if request.identity_type:
+        return request.identity_type
+    if request.username is not None:
+        return "username" if request.password is None else "username_password"
+    return None
+
+
+def _check_secured(request: EchoRequest, names: t.Mapping[str, str]) -> None:
+    """The combinations of TLS and user identity options that cannot work together."""
+    def fail(field: str, reason: str) -> t.NoReturn:
+        raise RequestError(names.get(field, field), reason)
+
+    if not request.tls:
+        for field in _TLS_ONLY:
+            if getattr(request, field) is not None:
+                fail(field, f"only with TLS ({names.get('tls', 'tls')})")
+    if (request.tls_cert_file is None) != (request.tls_key_file is None):
+        missing = "tls_key_file" if request.tls_key_file is None else "tls_cert_file"
+        fail(missing, "a client certificate needs both its certificate file and its private key file")
+    if request.tls_key_password is not None and request.tls_key_file is None:
+        fail("tls_key_password", f"only with a private key ({names.get('tls_key_file', 'tls_key_file')})")
+    kind = identity_type(request)
+    if request.password is not None and request.username is None:
+        fail("password", f"only with a user name ({names.get('username', 'username')})")
+    if kind is None:
+        for field in ("identity_token", "identity_token_file"):
+            if getattr(request, field) is not None:
+                fail(field, "needs identity_type kerberos, saml or jwt")
+        if request.identity_positive_response:
+            fail("identity_positive_response", "only with a user identity")
+        return
+    if kind in ("username", "username_password"):
+        if request.username in (None, ""):
+            fail("username", f"a {kind} identity needs a user name")
+        if kind == "username_password" and request.password is None:
+            fail("password", "a username_password identity needs a password (it may be empty)")
+        if kind == "username" and request.password is not None:
+            fail("identity_type", "a username identity carries no password: use username_password")
+        for field in ("identity_token", "identity_token_file"):
+            if getattr(request, field) is not None:
+                fail(field, f"not with a {kind} identity")
+        return
+    if request.username is not None:
+        fail("username", f"not with a {kind} identity (the token identifies the user)")
+    given = [f for f in ("identity_token", "identity_token_file") if getattr(request, f) is not None]
+    if len(given) != 1:
+        fail("identity_token", f"a {kind} identity needs exactly one of identity_token and identity_token_file")
+    if request.identity_token == "":
+        fail("identity_token", "must not be empty")

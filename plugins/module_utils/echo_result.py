@@ -26,6 +26,8 @@ class Failure(str, enum.Enum):
     NO_CONTEXT = "no_context"
     ASSOCIATION = "association"
     ECHO = "echo"
+    # The TLS handshake failed or the peer's certificate was not accepted (PS3.15 annex B).
+    TLS = "tls"
 
     @property
     def exit_code(self) -> int:
@@ -41,6 +43,7 @@ EXIT_CODES: dict[Failure, int] = {
     Failure.NO_CONTEXT: 5,
     Failure.ASSOCIATION: 6,
     Failure.ECHO: 7,
+    Failure.TLS: 8,
 }
 
 
@@ -52,6 +55,7 @@ REFUSED = "refused"
 UNREACHABLE = "unreachable"
 TIMEOUT = "timeout"
 PROTOCOL_ERROR = "protocol_error"
+TLS_ERROR = "tls_error"
 
 
 def _association() -> dict[str, t.Any]:
@@ -89,6 +93,8 @@ def _peer(host: str, port: int) -> dict[str, t.Any]:
 def _timing() -> dict[str, t.Any]:
     return {
         "connect_ms": None,
+        # With TLS: the handshake, after the TCP connection (connect_ms).
+        "tls_ms": None,
         "associate_ms": None,
         "echo_ms": {"min": None, "mean": None, "max": None},
         "release_ms": None,
@@ -115,6 +121,13 @@ class EchoResult:
     timing: dict[str, t.Any] = dataclasses.field(default_factory=_timing)
     # How many runs it took (more than one only with retries, see echo_many).
     attempts: int = 1
+    # With TLS: version, cipher, peer_certificate, verified (see _tls.session_facts); else None.
+    tls: dict[str, t.Any] | None = None
+    # With a user identity: type, positive_response_requested, positive_response; else None.
+    user_identity: dict[str, t.Any] | None = None
+    # What the user must hear though the run went on (an unverified peer): the module turns
+    # them into Ansible warnings, the script into "W:" lines.
+    warnings: list[str] = dataclasses.field(default_factory=list)
     # Why the run failed, without the words that name the failure class ("cannot connect: "):
     # what a face prints in its own phrasing. Not a result key.
     cause: str = ""
@@ -168,7 +181,19 @@ class EchoResult:
             "timing": {**self.timing, "echo_ms": dict(self.timing["echo_ms"])},
             "attempts": self.attempts,
             "hint": None,
+            "tls": _copy(self.tls),
+            "user_identity": dict(self.user_identity) if self.user_identity is not None else None,
+            "warnings": list(self.warnings),
         }
         if not self.ok and self.failure is not None:
             data["hint"] = self.hint or hint_for(data)
         return data
+
+
+def _copy(value: t.Any) -> t.Any:
+    """A deep copy of plain JSON-shaped data (dicts, lists, scalars)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value

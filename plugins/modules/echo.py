@@ -130,6 +130,101 @@ options:
       - Must be greater than 0.
     type: float
     default: 120
+  tls:
+    description:
+      - Speak DICOM over TLS (DICOM TLS, PS3.15 annex B; port 2762 is registered for it), like
+        C(echoscu +tls) or C(+tla).
+      - TLS 1.2 or later (see O(tls_min_version)) with the BCP 195 cipher profile. The peer's
+        certificate chain and host name are verified (see O(tls_verify)).
+      - When the handshake fails or the peer's certificate is not accepted the task fails with
+        RV(association.result=tls_error) and a message that says which (unknown CA, host name
+        mismatch naming the certificate's names, expired or not yet valid naming the date, the
+        peer requires a client certificate, the peer does not speak TLS).
+    type: bool
+    default: false
+  tls_ca_file:
+    description:
+      - A PEM file of the CA certificates (or of the peer's own certificate) to trust, like
+        C(echoscu +cf). Only with O(tls=true).
+      - Without it and O(tls_ca_path), the system's trust store is used.
+    type: path
+  tls_ca_path:
+    description:
+      - A directory of PEM certificates to trust (every file in it that holds a certificate),
+        like C(echoscu +cd). Only with O(tls=true).
+    type: path
+  tls_cert_file:
+    description:
+      - Our certificate (PEM) for mutual TLS, like the second file of C(echoscu +tls). Only with
+        O(tls=true) and O(tls_key_file).
+    type: path
+  tls_key_file:
+    description:
+      - The private key (PEM, may be encrypted) of O(tls_cert_file).
+    type: path
+  tls_key_password:
+    description:
+      - The password of an encrypted O(tls_key_file), like C(echoscu +pw).
+      - When not given with O(tls_key_file), taken from the environment variable
+        E(DICOM_TLS_KEY_PASSWORD) of the host that runs the module. Never logged nor returned.
+    type: str
+  tls_verify:
+    description:
+      - Verify the peer's certificate chain and host name (the default, like C(echoscu -rc)).
+      - V(false) (like C(echoscu -ic)) still reports the certificate in RV(tls.peer_certificate),
+        which is how to watch the expiry of a self-signed PACS certificate, and says in a
+        warning that the peer was not verified.
+    type: bool
+    default: true
+  tls_server_name:
+    description:
+      - The name the peer's certificate must carry, when it is not O(host) (connecting by IP
+        address to a PACS whose certificate names its DNS name, for example).
+      - By default O(host); an IP address is checked against the certificate's IP addresses.
+    type: str
+  tls_min_version:
+    description:
+      - The oldest TLS version accepted.
+    type: str
+    choices: ['1.2', '1.3']
+    default: '1.2'
+  username:
+    description:
+      - User identity (PS3.7 D.3.3.7) sent in the association request, like C(echoscu -usr).
+      - Sent as type V(username), or V(username_password) when O(password) is given.
+    type: str
+  password:
+    description:
+      - The password of O(username) (may be empty), like C(echoscu -pwd).
+      - When not given with O(username), taken from the environment variable E(DICOM_PASSWORD)
+        of the host that runs the module. Never logged nor returned.
+    type: str
+  identity_type:
+    description:
+      - The user identity type. By default V(username_password) when O(password) is given,
+        else V(username) when O(username) is given.
+      - V(kerberos), V(saml) and V(jwt) send the token of O(identity_token) or
+        O(identity_token_file).
+    type: str
+    choices: [username, username_password, kerberos, saml, jwt]
+  identity_token:
+    description:
+      - The Kerberos service ticket, SAML assertion or JSON Web Token itself. Never logged nor
+        returned. Mutually exclusive with O(identity_token_file).
+    type: str
+  identity_token_file:
+    description:
+      - A file holding the Kerberos service ticket, SAML assertion or JSON Web Token, read on the
+        host that runs the module (like C(echoscu -kt), C(--saml), C(--jwt)).
+    type: path
+  identity_positive_response:
+    description:
+      - Ask the peer to confirm the user identity (like C(echoscu -rsp)), and fail when it
+        accepts the association without doing so (RV(failure=association)).
+      - PS3.7 asks a peer that checks identities to answer so; a peer that ignores user
+        identity accepts any identity without a word.
+    type: bool
+    default: false
   targets:
     description:
       - Check many peers in one task. Each entry names a peer with O(targets[].host) and may set
@@ -212,6 +307,68 @@ options:
         description:
           - Overrides O(deadline) for this peer.
         type: float
+      tls:
+        description:
+          - Overrides O(tls) for this peer.
+        type: bool
+      tls_ca_file:
+        description:
+          - Overrides O(tls_ca_file) for this peer.
+        type: path
+      tls_ca_path:
+        description:
+          - Overrides O(tls_ca_path) for this peer.
+        type: path
+      tls_cert_file:
+        description:
+          - Overrides O(tls_cert_file) for this peer.
+        type: path
+      tls_key_file:
+        description:
+          - Overrides O(tls_key_file) for this peer.
+        type: path
+      tls_key_password:
+        description:
+          - Overrides O(tls_key_password) for this peer.
+        type: str
+      tls_verify:
+        description:
+          - Overrides O(tls_verify) for this peer.
+        type: bool
+      tls_server_name:
+        description:
+          - Overrides O(tls_server_name) for this peer.
+        type: str
+      tls_min_version:
+        description:
+          - Overrides O(tls_min_version) for this peer.
+        type: str
+        choices: ['1.2', '1.3']
+      username:
+        description:
+          - Overrides O(username) for this peer.
+        type: str
+      password:
+        description:
+          - Overrides O(password) for this peer.
+        type: str
+      identity_type:
+        description:
+          - Overrides O(identity_type) for this peer.
+        type: str
+        choices: [username, username_password, kerberos, saml, jwt]
+      identity_token:
+        description:
+          - Overrides O(identity_token) for this peer.
+        type: str
+      identity_token_file:
+        description:
+          - Overrides O(identity_token_file) for this peer.
+        type: path
+      identity_positive_response:
+        description:
+          - Overrides O(identity_positive_response) for this peer.
+        type: bool
   concurrency:
     description:
       - With O(targets), how many peers to check at the same time, 1 to 256.
@@ -257,8 +414,16 @@ notes:
   - "Options are checked before anything is sent; a bad one fails the task with a message that
     names it, for example C(calling_aet: must be at most 16 characters (got 17)), or
     C(targets[2].port: ...) for an entry of O(targets)."
-  - The module speaks DICOM on plain TCP. DICOM TLS (port 2762) is not supported yet.
+  - "DICOM TLS (O(tls)) uses Python's own C(ssl) module: no other dependency. Secrets
+    (O(tls_key_password), O(password), O(identity_token)) are C(no_log) and never appear in a
+    result, a message or a warning."
 seealso:
+  - name: DICOM PS3.15 Annex B, Secure Transport Connection Profiles
+    description: DICOM TLS, which O(tls) speaks.
+    link: https://dicom.nema.org/medical/dicom/current/output/chtml/part15/chapter_B.html
+  - name: DICOM PS3.7 D.3.3.7, User Identity Negotiation
+    description: What O(username), O(identity_type) and O(identity_positive_response) send.
+    link: https://dicom.nema.org/medical/dicom/current/output/chtml/part07/sect_D.3.3.7.html
   - name: DICOM PS3.7 Annex A, Verification Service Class
     description: The C-ECHO service this module uses.
     link: https://dicom.nema.org/medical/dicom/current/output/chtml/part07/chapter_A.html
@@ -391,7 +556,9 @@ failure:
     - The class of failure, or V(null) on success.
     - V(usage) (a bad option), V(connect) (no TCP connection), V(rejected) (association rejected),
       V(no_context) (Verification not accepted with the transfer syntaxes proposed), V(association)
-      (aborted, broken or timed out), V(echo) (a C-ECHO failed or was not answered).
+      (aborted, broken or timed out, or accepted without the user identity positive response that
+      was asked for), V(echo) (a C-ECHO failed or was not answered), V(tls) (the TLS handshake
+      failed or the peer's certificate was not accepted).
   returned: when O(host) is given
   type: str
   sample: rejected
@@ -449,7 +616,8 @@ association:
     result:
       description:
         - V(accepted), V(rejected), V(aborted), V(refused) (nothing listens on the port),
-          V(unreachable), V(timeout) or V(protocol_error); V(null) if the options were not valid.
+          V(unreachable), V(timeout), V(protocol_error) or V(tls_error) (the TLS handshake failed
+          or the peer's certificate was not accepted); V(null) if the options were not valid.
       type: str
       sample: accepted
     phase:
@@ -635,6 +803,10 @@ timing:
       description: Name resolution and TCP connection.
       type: float
       sample: 0.412
+    tls_ms:
+      description: The TLS handshake (with O(tls)), after the TCP connection.
+      type: float
+      sample: 3.871
     associate_ms:
       description: From the A-ASSOCIATE-RQ to the peer's answer.
       type: float
@@ -662,12 +834,105 @@ attempts:
   returned: when O(host) is given
   type: int
   sample: 1
+tls:
+  description:
+    - The TLS session and the peer's certificate; V(null) without O(tls).
+    - Filled as far as the run got; a certificate that failed verification is still described
+      when it could be read.
+  returned: when O(host) is given
+  type: dict
+  contains:
+    version:
+      description: The TLS version, for example V(TLSv1.3).
+      type: str
+      sample: TLSv1.3
+    cipher:
+      description: The cipher suite.
+      type: str
+      sample: TLS_AES_256_GCM_SHA384
+    verified:
+      description: Whether the peer's certificate chain and host name were verified (O(tls_verify)).
+      type: bool
+      sample: true
+    error:
+      description:
+        - What failed, when the TLS connection did (RV(failure=tls)), otherwise V(null)
+        - V(unknown_ca), V(hostname_mismatch), V(expired), V(not_yet_valid), V(bad_certificate),
+          V(client_cert_required), V(client_cert_refused), V(protocol_version), V(not_tls),
+          V(handshake_failed) or V(handshake_timeout).
+      type: str
+      sample: null
+    peer_certificate:
+      description: The peer's certificate, verified or not.
+      type: dict
+      contains:
+        subject:
+          description: The subject, as an RFC 4514 string.
+          type: str
+          sample: CN=pacs.example.org,O=Hospital
+        issuer:
+          description: The issuer, as an RFC 4514 string.
+          type: str
+          sample: CN=Hospital CA,O=Hospital
+        serial:
+          description: The serial number, in hexadecimal.
+          type: str
+          sample: 4F3A09B1
+        not_before:
+          description: Start of validity, ISO 8601, UTC.
+          type: str
+          sample: '2026-01-01T00:00:00+00:00'
+        not_after:
+          description: End of validity, ISO 8601, UTC.
+          type: str
+          sample: '2027-01-01T00:00:00+00:00'
+        days_left:
+          description: Whole days until RV(tls.peer_certificate.not_after); negative once expired.
+          type: int
+          sample: 31
+        subject_alt_names:
+          description: The names the certificate is valid for (V(DNS:name), V(IP:address)).
+          type: list
+          elements: str
+          sample: ['DNS:pacs.example.org', 'IP:10.20.30.40']
+  sample:
+    version: TLSv1.3
+    cipher: TLS_AES_256_GCM_SHA384
+    verified: true
+    error: null
+    peer_certificate:
+      subject: CN=pacs.example.org,O=Hospital
+      issuer: CN=Hospital CA,O=Hospital
+      serial: 4F3A09B1
+      not_before: '2026-01-01T00:00:00+00:00'
+      not_after: '2027-01-01T00:00:00+00:00'
+      days_left: 31
+      subject_alt_names: ['DNS:pacs.example.org']
+user_identity:
+  description: The user identity sent (never its secret); V(null) without one.
+  returned: when O(host) is given
+  type: dict
+  contains:
+    type:
+      description: The O(identity_type) sent.
+      type: str
+      sample: username_password
+    positive_response_requested:
+      description: Whether a positive response was asked for (O(identity_positive_response)).
+      type: bool
+      sample: true
+    positive_response:
+      description: Whether the peer sent one; V(null) when none was asked for and none came, or no answer came.
+      type: bool
+      sample: true
+  sample: {type: username_password, positive_response_requested: true, positive_response: true}
 results:
   description:
     - One result per entry of O(targets), in the same order.
     - Each holds the keys returned for a single O(host) (RV(name), RV(ok), RV(failure),
       RV(exit_code), RV(msg), RV(hint), RV(status), RV(echoes), RV(association), RV(accepted_contexts),
-      RV(rejected_contexts), RV(peer), RV(timing), RV(attempts)) plus RV(results[].required).
+      RV(rejected_contexts), RV(peer), RV(timing), RV(attempts), RV(tls), RV(user_identity)) plus
+      RV(results[].required).
     - RV(results[].name) is the target's O(targets[].name), or V(host:port).
     - With O(result_detail=brief), only the keys listed there.
   returned: when O(targets) is given
@@ -772,6 +1037,7 @@ summary:
   sample: {total: 3, ok: 2, failed: 1, failed_required: 0, failed_optional: 1, elapsed_ms: 10018.6}
 """
 
+import os
 import time
 import traceback
 
@@ -863,15 +1129,40 @@ def build_request(params, target=None, index=None):
     else:
         host = target["host"]
         names["host"] = prefix + "host"
-    request = EchoRequest(host=host, transfer_syntaxes=syntaxes, name=target.get("name") or None, **values)
+    request = EchoRequest(host=host, transfer_syntaxes=syntaxes, name=target.get("name") or None,
+                          **_env_secrets(values))
     return request, names
 
 
 def _public(result):
-    """A result as the module returns it: every key but ``msg``, which fail_json/exit_json take apart."""
+    """A result as the module returns it: every key but ``msg``, which fail_json/exit_json take apart.
+
+    The engine's ``warnings`` (an unverified TLS peer) go to Ansible's own warnings.
+    """
     data = result.as_dict()
     data.pop("msg")
+    data.pop("warnings")
     return data
+
+
+def _warn(module, results, named):
+    for result in results:
+        for warning in result.warnings:
+            module.warn(f"{result.name}: {warning}" if named else warning)
+
+
+# A secret left out is taken from the environment of the host that runs the module, but only
+# where it means something: a DICOM_PASSWORD exported for other tools must not turn every
+# check without a user name into a usage error.
+ENV_SECRETS = (("password", "username"), ("tls_key_password", "tls_key_file"))
+
+
+def _env_secrets(values):
+    for secret, needs in ENV_SECRETS:
+        env = _options.BY_NAME[secret].env
+        if values.get(secret) is None and values.get(needs) is not None and os.environ.get(env) is not None:
+            values[secret] = os.environ[env]
+    return values
 
 
 def _usage_result(params, msg):
@@ -903,6 +1194,7 @@ def _targets_result(results, required, elapsed_ms, detail="full"):
     failed, failed_required, failed_optional = [], [], []
     for result, is_required in zip(results, required, strict=True):
         item = _brief(result) if detail == "brief" else result.as_dict()
+        item.pop("warnings", None)
         # Never a `failed`, `changed` or `skipped` key here: Ansible would OR them into the task.
         item["required"] = is_required
         items.append(item)
@@ -955,6 +1247,10 @@ def targets_msg(total, required_total, failed_required, failed_optional):
 def run_module(module):
     params = module.params
     single = params["targets"] is None
+    for secret, _needs in ENV_SECRETS:
+        value = os.environ.get(_options.BY_NAME[secret].env or "")
+        if value:
+            module.no_log_values.add(value)  # masked wherever Ansible prints
 
     if PYNETDICOM_IMPORT_ERROR is not None:
         msg = missing_required_lib("pynetdicom")
@@ -978,6 +1274,7 @@ def run_module(module):
     if single:
         result = run_with_retries(requests[0], params["retries"], params["retry_delay"])
         data = _public(result)
+        _warn(module, [result], named=False)
         if not result.ok:
             module.fail_json(msg=result.msg, changed=False, **data)
         module.exit_json(msg=result.msg, changed=False, **data)
@@ -987,6 +1284,7 @@ def run_module(module):
     elapsed_ms = round((time.monotonic() - begin) * 1000.0, 3)
     required = [target["required"] for target in params["targets"]]
     data, failed_required, failed_optional = _targets_result(results, required, elapsed_ms, params["result_detail"])
+    _warn(module, results, named=True)
     msg = targets_msg(len(results), sum(required), failed_required, failed_optional)
     if failed_required:
         module.fail_json(msg=msg, changed=False, **data)

@@ -408,7 +408,8 @@ BAD_INPUT = [
     ([HOST, P, "-aet"], "-aet/--calling-aet"),
     (["--no-such-option", HOST, P], "--no-such-option"),
     (["--rep", "2", HOST, P], "--rep"),  # no abbreviations
-    ([HOST, P, "extra"], "extra"),
+    # A stray word is not echoed: it may be a password whose -pwd was forgotten.
+    ([HOST, P, "extra"], "unrecognized argument ("),
     (["-q", "-v", HOST, P], "-q/--quiet"),
 ]
 

@@ -16,8 +16,9 @@ from ansible_collections.dicom.network.plugins.module_utils.echo_result import (
 )
 
 # The keys the module documents in every result, and those as_dict adds.
-INTERFACE_KEYS = {"status", "echoes", "association", "accepted_contexts", "rejected_contexts", "peer", "timing"}
-EXTRA_KEYS = {"name", "ok", "failure", "exit_code", "msg", "attempts", "hint"}
+INTERFACE_KEYS = {"status", "echoes", "association", "accepted_contexts", "rejected_contexts", "peer", "timing",
+                  "tls", "user_identity"}
+EXTRA_KEYS = {"name", "ok", "failure", "exit_code", "msg", "attempts", "hint", "warnings"}
 
 
 @pytest.mark.parametrize(
@@ -29,6 +30,7 @@ EXTRA_KEYS = {"name", "ok", "failure", "exit_code", "msg", "attempts", "hint"}
         (Failure.NO_CONTEXT, 5, "no_context"),
         (Failure.ASSOCIATION, 6, "association"),
         (Failure.ECHO, 7, "echo"),
+        (Failure.TLS, 8, "tls"),
     ],
 )
 def test_failure_exit_codes(failure, code, value):
@@ -99,11 +101,12 @@ def test_as_dict_has_every_key_even_when_nothing_happened():
     data = EchoResult(name="pacs:104", host="pacs", port=104).as_dict()
     assert set(data) == INTERFACE_KEYS | EXTRA_KEYS
     assert data["status"] is None and data["echoes"] == []
+    assert data["tls"] is None and data["user_identity"] is None and data["warnings"] == []
     assert {"result", "reject_result", "reject_source", "reject_reason"} <= set(data["association"])
     assert set(data["peer"]) >= {"host", "port", "ae_title", "max_pdu", "implementation_class_uid",
                                  "implementation_version_name"}
     assert data["peer"]["host"] == "pacs" and data["peer"]["port"] == 104
-    assert set(data["timing"]) == {"connect_ms", "associate_ms", "echo_ms", "release_ms", "total_ms"}
+    assert set(data["timing"]) == {"connect_ms", "tls_ms", "associate_ms", "echo_ms", "release_ms", "total_ms"}
 
 
 def test_as_dict_is_a_copy():
