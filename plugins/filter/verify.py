@@ -14,15 +14,23 @@ from ansible_collections.dicom.network.plugins.module_utils._verify_report impor
     collect_nodes,
     judge,
     settings_problem,
+    with_secrets,
 )
 
 
-def verify_nodes(hosts, hostvars, calling_aet="ECHOSCU", probe_host="localhost", max_echo_ms=None, settings=None):
+def verify_nodes(hosts, hostvars, calling_aet="ECHOSCU", probe_host="localhost", max_echo_ms=None, settings=None,
+                 secured=None, cert_min_days=0):
     """The role's nodes and batches from the hosts' dicom_* variables (see verify_nodes.yml)."""
     problem = settings_problem(settings) if settings else None
     if problem:
         raise AnsibleFilterError(f"dicom.network.verify: {problem}")
-    return collect_nodes(hosts, hostvars, calling_aet=calling_aet, probe_host=probe_host, max_echo_ms=max_echo_ms)
+    return collect_nodes(hosts, hostvars, calling_aet=calling_aet, probe_host=probe_host, max_echo_ms=max_echo_ms,
+                         secured=secured, cert_min_days=cert_min_days)
+
+
+def verify_with_secrets(batch, hostvars, secret_nodes=(), defaults=None):
+    """A batch with the nodes' passwords, for dicom.network.echo's no_log options (see verify_with_secrets.yml)."""
+    return with_secrets(batch, hostvars, secret_nodes, defaults)
 
 
 def verify_judge(verify, echo=None, polled=None, show="all", junit_optional_failures="skipped", report_dir="",
@@ -38,5 +46,6 @@ class FilterModule:
     def filters(self):
         return {
             "verify_nodes": verify_nodes,
+            "verify_with_secrets": verify_with_secrets,
             "verify_judge": verify_judge,
         }

@@ -29,7 +29,7 @@ import xml.etree.ElementTree as ET
 from ._hints import hint_for
 from ._monitoring import prometheus_labels, prometheus_text
 from ._options import BY_NAME, RequestError, check, problem
-from .echo_request import address_label
+from .echo_request import EchoRequest, address_label, validate
 
 # The engine's defaults, for the node variables left unset (one declaration: the option table).
 DEFAULT_PORT: int = BY_NAME["port"].default
@@ -80,6 +80,61 @@ NODE_OPTIONS = {
     "calling_aet": "dicom_calling_aet",
     "host": "dicom_host",
 }
+
+
+# Secured associations (DICOM TLS, user identity): option -> (host variable, role variable
+# that is every node's default, or None where only a node can say: a server name is one
+# node's). Secrets (password, key password) go to the module's targets and nowhere else:
+# not into the nodes, the report or the table.
+SECURED_OPTIONS = {
+    "tls": ("dicom_tls", "verify_tls"),
+    "tls_ca_file": ("dicom_tls_ca_file", "verify_tls_ca_file"),
+    "tls_ca_path": ("dicom_tls_ca_path", "verify_tls_ca_path"),
+    "tls_server_name": ("dicom_tls_server_name", None),
+    "tls_verify": ("dicom_tls_verify", "verify_tls_verify"),
+    "tls_min_version": ("dicom_tls_min_version", "verify_tls_min_version"),
+    "tls_cert_file": ("dicom_tls_cert_file", "verify_tls_cert_file"),
+    "tls_key_file": ("dicom_tls_key_file", "verify_tls_key_file"),
+    "tls_key_password": ("dicom_tls_key_password", "verify_tls_key_password"),
+    "username": ("dicom_username", "verify_username"),
+    "password": ("dicom_password", "verify_password"),
+    "identity_type": ("dicom_identity_type", "verify_identity_type"),
+    "identity_token_file": ("dicom_identity_token_file", "verify_identity_token_file"),
+    "identity_positive_response": ("dicom_identity_positive_response", "verify_identity_positive_response"),
+}
+_BOOL_OPTIONS = ("tls", "tls_verify", "identity_positive_response")
+# The secrets, and the option a target must have for each to mean something.
+_SECRET_NEEDS = {"password": "username", "tls_key_password": "tls_key_file"}
+
+
+def with_secrets(
+    batch: t.Sequence[t.Mapping[str, t.Any]],
+    hostvars: t.Mapping[str, t.Mapping[str, t.Any]],
+    secret_nodes: t.Iterable[str] = (),
+    defaults: t.Mapping[str, t.Any] | None = None,
+) -> list[dict[str, t.Any]]:
+    """A probe host's batch with the passwords put back, for dicom.network.echo only.
+
+    :func:`collect_nodes` keeps secrets out of its result (a fact Ansible may print); the
+    role calls this in the module's own arguments, which the module masks (no_log). Only
+    the nodes in ``secret_nodes`` (those that set a secret themselves) are looked up in
+    ``hostvars``; the role's ``verify_password`` / ``verify_tls_key_password`` go to every
+    target that has a user name / a key file.
+    """
+    defaults = defaults or {}
+    mine = set(secret_nodes)
+    out = []
+    for target in batch:
+        target = dict(target)
+        name = target.get("name")
+        hv = hostvars[name] if name in mine and name in hostvars else {}
+        for option, needs in _SECRET_NEEDS.items():
+            node_var, role_var = SECURED_OPTIONS[option]
+            value = hv[node_var] if node_var in hv else defaults.get(t.cast(str, role_var))
+            if value is not None and target.get(needs) is not None:
+                target[option] = value
+        out.append(target)
+    return out
 
 
 def problem_text(variable: str, reason: str) -> str:
@@ -143,14 +198,58 @@ def node_problem(port: t.Any, called: str, calling: str, host: str, options: t.A
     return None
 
 
+def _flag(value: t.Any) -> bool | None:
+    """A bool variable as Ansible's ``bool`` filter reads it (INI inventories give strings), or None."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower() if isinstance(value, (str, int)) else None
+    return True if text in _TRUE else False if text in _FALSE else None
+
+
+def secured_options(
+    hv: t.Mapping[str, t.Any], defaults: t.Mapping[str, t.Any], host: str, port: t.Any
+) -> tuple[dict[str, t.Any], str | None]:
+    """A node's TLS and user identity options (only those set), and the first problem.
+
+    The node's ``dicom_*`` variable wins over the role's ``verify_*`` default. Checked by
+    the engine's own rules, combinations included (a password needs a user name...).
+    """
+    options: dict[str, t.Any] = {}
+    names: dict[str, str] = {}
+    for option, (node_var, role_var) in SECURED_OPTIONS.items():
+        # A message names the variable the value came from; an unset one, by the node's name.
+        names[option] = node_var
+        value = hv[node_var] if node_var in hv else (defaults.get(role_var) if role_var else None)
+        if value is None:
+            continue
+        if node_var not in hv:
+            names[option] = t.cast(str, role_var)
+        if option in _BOOL_OPTIONS:
+            flag = _flag(value)
+            if flag is None:
+                return {}, problem_text(names[option], "must be true or false")
+            value = flag
+        options[option] = value
+    if not options.get("tls"):
+        # Role-wide TLS settings mean nothing for a node that is not checked over TLS.
+        options = {k: v for k, v in options.items() if not k.startswith("tls") or names[k].startswith("dicom_")}
+    try:
+        validate(EchoRequest(host=host, port=port if isinstance(port, int) else DEFAULT_PORT, **options), names)
+    except RequestError as exc:
+        return {}, problem_text(exc.option, exc.reason)
+    return options, None
+
+
 def collect_nodes(
     hosts: t.Iterable[str],
     hostvars: t.Mapping[str, t.Mapping[str, t.Any]],
     calling_aet: str = "ECHOSCU",
     probe_host: str = "localhost",
     max_echo_ms: t.Any = None,
+    secured: t.Mapping[str, t.Any] | None = None,
+    cert_min_days: t.Any = 0,
 ) -> dict[str, t.Any]:
-    """``{nodes, probes, batches}`` of the role from the hosts' dicom_* variables.
+    """``{nodes, probes, batches, secret_nodes}`` of the role from the hosts' dicom_* variables.
 
     ``nodes``: one entry per host, in order, with a ``problem`` when its variables are
     unusable (such a node fails alone and is not sent); ``batches``: for each probe host
@@ -159,6 +258,7 @@ def collect_nodes(
     nodes: list[dict[str, t.Any]] = []
     probes: list[str] = []
     batches: dict[str, list[dict[str, t.Any]]] = {}
+    secret_nodes: list[str] = []
     for name in hosts:
         hv = hostvars[name] if name in hostvars else {}
         host = str(_var(hv, "dicom_host") or _var(hv, "ansible_host") or name)
@@ -171,10 +271,18 @@ def collect_nodes(
         options = _var(hv, "dicom_echo_options") or {}
         required, problem = _required(hv)
         problem = node_problem(port, called, calling, host, options) or problem
+        tls_options, tls_problem = secured_options(hv, secured or {}, host, port)
+        problem = problem or tls_problem
+        # Secrets stay out of this result (a fact Ansible may print): with_secrets() puts
+        # them back in the module's arguments.
+        for option in _SECRET_NEEDS:
+            tls_options.pop(option, None)
+            if problem is None and SECURED_OPTIONS[option][0] in hv and name not in secret_nodes:
+                secret_nodes.append(name)
         probe = str(_var(hv, "dicom_probe_host") or probe_host)
         if problem is None:
             target = {"name": name, "host": host, "port": port, "called_aet": called, "calling_aet": calling,
-                      "required": required}
+                      "required": required, **tls_options}
             if probe not in batches:
                 probes.append(probe)
                 batches[probe] = []
@@ -186,9 +294,11 @@ def collect_nodes(
             "expect_implementation_version_name": _var(hv, "dicom_expect_implementation_version_name"),
             "expect_implementation_class_uid": _var(hv, "dicom_expect_implementation_class_uid"),
             "max_echo_ms": _var(hv, "dicom_max_echo_ms", max_echo_ms),
+            "tls": bool(tls_options.get("tls")),
+            "cert_min_days": _var(hv, "dicom_cert_min_days", cert_min_days),
             "problem": problem,
         })
-    return {"nodes": nodes, "probes": probes, "batches": batches}
+    return {"nodes": nodes, "probes": probes, "batches": batches, "secret_nodes": secret_nodes}
 
 
 # -- the module runs, one per probe host ----------------------------------------------
@@ -248,8 +358,28 @@ def _shown(value: t.Any) -> str:
     return json.dumps(value)
 
 
+def _cert_check(node: t.Mapping[str, t.Any], echo_ok: bool, tls: t.Mapping[str, t.Any] | None
+                ) -> dict[str, t.Any] | None:
+    """``dicom_cert_min_days``: the peer certificate must have at least that many days left."""
+    minimum = _as_float(node.get("cert_min_days"))
+    if minimum <= 0 or not node.get("tls"):
+        return None
+    cert = (tls or {}).get("peer_certificate") or {}
+    days, until = cert.get("days_left"), cert.get("not_after")
+    if days is None:
+        # No certificate was seen (the run failed before the handshake ended): nothing measured.
+        return {"check": "cert_min_days", "expected": minimum, "actual": None, "ok": None,
+                "msg": "no peer certificate was seen"}
+    good = days >= minimum
+    msg = (f"peer certificate expires on {until} ({days} days left), "
+           + (f"at least the {minimum:g} required" if good else f"fewer than the {minimum:g} required"))
+    # The certificate speaks for itself, even when the C-ECHO failed (an expired one, say).
+    return {"check": "cert_min_days", "expected": minimum, "actual": days, "ok": good, "msg": msg}
+
+
 def expectation_checks(
-    node: t.Mapping[str, t.Any], echo_ok: bool, peer: t.Mapping[str, t.Any], echo_max: t.Any
+    node: t.Mapping[str, t.Any], echo_ok: bool, peer: t.Mapping[str, t.Any], echo_max: t.Any,
+    tls: t.Mapping[str, t.Any] | None = None,
 ) -> tuple[list[dict[str, t.Any]], list[str]]:
     """The node's expectations: ``(checks, messages of the unmet ones)``.
 
@@ -273,7 +403,21 @@ def expectation_checks(
         checks.append({"check": "max_echo_ms", "expected": limit, "actual": echo_max, "ok": good, "msg": msg})
         if good is False:
             unmet.append(msg)
+    cert = _cert_check(node, echo_ok, tls)
+    if cert is not None:
+        checks.append(cert)
+        if cert["ok"] is False:
+            unmet.append(cert["msg"])
     return checks, unmet
+
+
+def tls_summary(tls: t.Any) -> dict[str, t.Any] | None:
+    """What the report shows of a node's TLS: version, verified, certificate expiry (never a secret)."""
+    if not isinstance(tls, collections.abc.Mapping):
+        return None
+    cert = tls.get("peer_certificate") or {}
+    return {"version": tls.get("version"), "verified": tls.get("verified"), "error": tls.get("error"),
+            "not_after": cert.get("not_after"), "days_left": cert.get("days_left"), "subject": cert.get("subject")}
 
 
 def _outcome(
@@ -302,7 +446,8 @@ def node_entry(
     peer = found.get("peer", {}) if has_result else {}
     timing = found.get("timing", {}) if has_result else {}
     echo_max = (timing.get("echo_ms") or {}).get("max") if has_result else None
-    checks, unmet = expectation_checks(node, echo_ok, peer, echo_max)
+    tls = found.get("tls") if has_result else None
+    checks, unmet = expectation_checks(node, echo_ok, peer, echo_max, tls)
     ok = bool(echo_ok) and not unmet
     if echo_ok and unmet:
         failure, reason = "expectation", "; ".join(unmet)
@@ -329,7 +474,7 @@ def node_entry(
         "association": found.get("association") if has_result else {"result": None},
         "timing": timing, "echo_ms": echo_max,
         "attempts": found.get("attempts") if has_result else 0,
-        "peer": peer, "checks": checks,
+        "peer": peer, "checks": checks, "tls": tls_summary(tls),
     }
 
 
@@ -387,6 +532,7 @@ def junit_case(entry: t.Mapping[str, t.Any], state: str) -> ET.Element:
         ("required", "true" if entry["required"] else "false"),
         ("association", _xml(entry["association"].get("result") or "")),
         ("echo_ms", "" if entry["echo_ms"] is None else _xml(entry["echo_ms"])),
+        *_tls_properties(entry.get("tls")),
     ):
         ET.SubElement(properties, "property", {"name": key, "value": value})
     if state == "failure":
@@ -397,6 +543,14 @@ def junit_case(entry: t.Mapping[str, t.Any], state: str) -> ET.Element:
         ET.SubElement(case, "skipped", {"message": f"optional node failed: {reason}"})
     ET.SubElement(case, "system-out").text = reason
     return case
+
+
+def _tls_properties(tls: t.Mapping[str, t.Any] | None) -> list[tuple[str, str]]:
+    if not tls:
+        return []
+    return [(key, "" if tls.get(field) is None else _xml(tls[field]))
+            for key, field in (("tls_version", "version"), ("tls_verified", "verified"),
+                               ("cert_not_after", "not_after"), ("cert_days_left", "days_left"))]
 
 
 def junit_document(probes: t.Sequence[str], cases: t.Sequence[tuple[str, str, ET.Element]], stamp: str) -> str:
@@ -428,17 +582,34 @@ def junit_document(probes: t.Sequence[str], cases: t.Sequence[tuple[str, str, ET
 
 
 def table_lines(rows: t.Sequence[t.Sequence[str]]) -> list[str]:
-    """The rows (header first) as aligned lines; none when there is no node row."""
+    """The rows (header first) as aligned lines; none when there is no node row.
+
+    Every column but the last (the reason) is padded; ECHO MS is right-aligned.
+    """
     if len(rows) < 2:
         return []
-    w0, w1, w2, w3, w4 = (min(max(len(row[col]) for row in rows), TABLE_MAX_WIDTH) for col in range(5))
-    return [f"{row[0]:<{w0}}  {row[1]:<{w1}}  {row[2]:<{w2}}  {row[3]:<{w3}}  {row[4]:>{w4}}  {row[5]}" for row in rows]
+    count = len(rows[0])
+    widths = [min(max(len(row[col]) for row in rows), TABLE_MAX_WIDTH) for col in range(count - 1)]
+    right = rows[0].index("ECHO MS")
+    return ["  ".join([*(f"{row[col]:>{w}}" if col == right else f"{row[col]:<{w}}" for col, w in enumerate(widths)),
+                       row[-1]]) for row in rows]
 
 
-def table_row(entry: t.Mapping[str, t.Any]) -> list[str]:
+def _tls_cell(tls: t.Mapping[str, t.Any] | None) -> str:
+    """The TLS column: version and certificate expiry (``TLSv1.3 2027-01-01 (31 d)``), or ``-``."""
+    if not tls or not (tls.get("version") or tls.get("not_after")):
+        return "-"
+    expiry = f"{str(tls['not_after'])[:10]} ({tls['days_left']} d)" if tls.get("not_after") else ""
+    return " ".join(filter(None, [tls.get("version") or "", expiry]))
+
+
+def table_row(entry: t.Mapping[str, t.Any], with_tls: bool = False) -> list[str]:
     echo_ms = entry["echo_ms"]
-    return [entry["name"], entry["address"], entry["called_aet"], entry["verdict"],
-            f"{echo_ms:.1f}" if echo_ms is not None else "-", "" if entry["ok"] else entry["msg"]]
+    row = [entry["name"], entry["address"], entry["called_aet"], entry["verdict"],
+           f"{echo_ms:.1f}" if echo_ms is not None else "-", "" if entry["ok"] else entry["msg"]]
+    if with_tls:
+        row.insert(5, _tls_cell(entry.get("tls")))
+    return row
 
 
 def summary_line(entries: t.Sequence[t.Mapping[str, t.Any]], probes: t.Sequence[t.Mapping[str, t.Any]]) -> str:
@@ -472,13 +643,15 @@ def judge(
     entries: list[dict[str, t.Any]] = []
     cases: list[tuple[str, str, ET.Element]] = []
     metrics: list[tuple[dict[str, t.Any], dict[str, str]]] = []
-    rows = [TABLE_HEADER]
+    # A TLS column (version, certificate expiry) only when some node is checked over TLS.
+    with_tls = any(node.get("tls") for node in collected["nodes"])
+    rows = [TABLE_HEADER[:5] + ["TLS"] + TABLE_HEADER[5:] if with_tls else TABLE_HEADER]
     for node in collected["nodes"]:
         result = None if node["problem"] else by_name.get(node["name"])
         entry = node_entry(node, result, probe_error)
         entries.append(entry)
         if show == "all" or (show == "problems" and not entry["ok"]):
-            rows.append(table_row(entry))
+            rows.append(table_row(entry, with_tls))
         state = junit_state(entry, junit_optional_failures)
         cases.append((entry["probe"], state, junit_case(entry, state)))
         metrics.append(metric_run(node, result, probe_error, entry))

@@ -253,7 +253,7 @@ def test_junit(optional_failures, state):
 
 
 def test_filter_names():
-    assert sorted(FilterModule().filters()) == ["verify_judge", "verify_nodes"]
+    assert sorted(FilterModule().filters()) == ["verify_judge", "verify_nodes", "verify_with_secrets"]
 
 
 def test_role_variables_out_of_bounds_fail_the_filter():

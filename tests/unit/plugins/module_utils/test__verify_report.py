@@ -178,3 +178,85 @@ def test_every_failed_node_has_a_hint_and_the_prometheus_text_parses():
               if s.labels["phase"] == "total"}
     assert totals == {"ok": 0.00325, "bad": 0.002, "slow": 0.00325}
     assert {s.labels["node"] for s in families["dicom_echo_status"].samples} == {"ok", "slow"}
+
+
+# -- secured associations: node variables, role defaults, certificate expiry ------------------------
+
+SECRET = "pw-never-in-the-report"
+
+
+def test_secured_variables_go_to_the_targets_only():
+    hostvars = {
+        "tls": {"dicom_tls": "yes", "dicom_tls_server_name": "pacs.example.org", "dicom_password": SECRET},
+        "plain": {},
+    }
+    secured = {"verify_tls": False, "verify_tls_ca_file": "/ca.pem", "verify_tls_verify": True,
+               "verify_username": "monitor", "verify_identity_positive_response": False}
+    collected = report.collect_nodes(["tls", "plain"], hostvars, secured=secured, cert_min_days=30)
+    tls_target, plain_target = collected["batches"]["localhost"]
+    assert tls_target["tls"] is True and tls_target["tls_ca_file"] == "/ca.pem"
+    assert tls_target["tls_server_name"] == "pacs.example.org" and tls_target["tls_verify"] is True
+    assert tls_target["username"] == "monitor" and "password" not in tls_target
+    assert collected["secret_nodes"] == ["tls"]
+    # The role's TLS defaults mean nothing for a node not checked over TLS; its identity does.
+    assert not any(key.startswith("tls") for key in plain_target) and plain_target["username"] == "monitor"
+    nodes = collected["nodes"]
+    assert [n["tls"] for n in nodes] == [True, False] and nodes[0]["cert_min_days"] == 30
+    assert SECRET not in json.dumps(nodes)
+
+
+@pytest.mark.parametrize(("hostvars", "problem"), [
+    ({"dicom_tls": "maybe"}, "dicom_tls must be true or false"),
+    ({"dicom_password": "x"}, "dicom_password only with a user name (dicom_username)"),
+    ({"dicom_tls_ca_file": "/ca.pem"}, "dicom_tls_ca_file only with TLS (dicom_tls)"),
+    ({"dicom_tls": True, "dicom_tls_cert_file": "/c.pem"}, "dicom_tls_key_file a client certificate needs both"),
+    ({"dicom_tls": True, "dicom_tls_min_version": "1.1"}, "dicom_tls_min_version must be one of 1.2, 1.3"),
+])
+def test_secured_problems_name_the_variable(hostvars, problem):
+    node = report.collect_nodes(["n"], {"n": hostvars})["nodes"][0]
+    assert node["problem"].startswith(problem), node["problem"]
+    assert "x" not in node["problem"].split()[-1]
+
+
+def _tls_result(name, days_left, ok=True):
+    result = _result(name, ok=ok)
+    result["tls"] = {"version": "TLSv1.3", "cipher": "TLS_AES_256_GCM_SHA384", "verified": True, "error": None,
+                     "peer_certificate": {"subject": "CN=pacs", "not_after": "2026-02-01T00:00:00+00:00",
+                                          "days_left": days_left}}
+    return result
+
+
+def test_certificate_expiry_is_an_expectation():
+    hostvars = {"soon": {"dicom_tls": True}, "later": {"dicom_tls": True, "dicom_cert_min_days": 5}}
+    collected = report.collect_nodes(["soon", "later"], hostvars, cert_min_days=30)
+    run = {"item": "localhost", "results": [_tls_result("soon", 10), _tls_result("later", 10)], "msg": "m",
+           "summary": {"elapsed_ms": 4.0}}
+    made = report.judge(collected, {"results": [run]}, now=NOW)
+    soon, later = made["nodes"]
+    assert soon["verdict"] == "failed" and soon["failure"] == "expectation"
+    assert soon["msg"] == ("peer certificate expires on 2026-02-01T00:00:00+00:00 (10 days left), fewer than the"
+                           " 30 required")
+    assert later["ok"] and later["tls"] == {"version": "TLSv1.3", "verified": True, "error": None,
+                                            "not_after": "2026-02-01T00:00:00+00:00", "days_left": 10,
+                                            "subject": "CN=pacs"}
+    header = made["table"][1].split()
+    assert header == ["NODE", "ADDRESS", "AE", "TITLE", "VERDICT", "ECHO", "MS", "TLS", "REASON"]
+    assert "TLSv1.3 2026-02-01 (10 d)" in made["table"][2]
+    junit = ET.fromstring(made["junit"].split("\n", 1)[1])
+    props = {p.get("name"): p.get("value") for p in junit.iter("property")}
+    assert props["tls_version"] == "TLSv1.3" and props["cert_days_left"] == "10"
+    assert props["cert_not_after"] == "2026-02-01T00:00:00+00:00"
+
+
+def test_secrets_are_put_back_in_the_batch_only():
+    hostvars = {"a": {"dicom_username": "u", "dicom_password": SECRET}, "b": {"dicom_username": "v"},
+                "c": {"dicom_tls": True, "dicom_tls_cert_file": "/c", "dicom_tls_key_file": "/k"}, "d": {}}
+    collected = report.collect_nodes(list(hostvars), hostvars)
+    assert SECRET not in json.dumps(collected) and collected["secret_nodes"] == ["a"]
+    batch = report.with_secrets(collected["batches"]["localhost"], hostvars, collected["secret_nodes"],
+                                {"verify_password": "role-pw", "verify_tls_key_password": "role-kp"})
+    a, b, c, d = batch
+    assert (a["password"], b["password"]) == (SECRET, "role-pw")
+    assert c["tls_key_password"] == "role-kp" and "password" not in c
+    assert "password" not in d and "tls_key_password" not in d
+    assert "password" not in collected["batches"]["localhost"][0]  # the role's fact is untouched
