@@ -261,7 +261,9 @@ def _connect(f: _Facts) -> str:
 def _rejected(f: _Facts) -> str:
     source, reason, kind = f.assoc.get("reject_source"), f.assoc.get("reject_reason"), f.assoc.get("reject_result")
     identity = get(f.result, "user_identity", "type")
-    if identity and (source, reason) == (1, 1):
+    # A rejection without a reason, from the application (1, 1) or from its DICOM stack (2, 1:
+    # pynetdicom's answer to an identity its handler refused), may be the identity we sent.
+    if identity and reason == 1 and source in (1, 2):
         hint = f.say(_REJECT_IDENTITY, kind=identity)
     elif (source, reason) in _REJECT_HINTS:
         hint = f.say(_REJECT_HINTS[(source, reason)])

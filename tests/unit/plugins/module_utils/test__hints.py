@@ -83,6 +83,10 @@ CASES: list[tuple[str, dict[str, t.Any], tuple[str, ...], tuple[str, ...]]] = [
     ("rj-identity", rejected(1, 1, 1, user_identity={"type": "username_password", "positive_response_requested":
                                                      False, "positive_response": None}),
      ("user identity", "username_password", "password"), ("later",)),
+    # pynetdicom refuses an identity its handler rejects with a transient ACSE rejection (2, 2, 1).
+    ("rj-identity-acse", rejected(2, 2, 1, user_identity={"type": "username", "positive_response_requested":
+                                                          False, "positive_response": None}),
+     ("user identity", "username", "later"), ()),
     # PS3.8 table 9-18, every result code of the one context.
     ("cx-user", no_context(1), ("verification",), ()),
     ("cx-no-reason", no_context(2), ("log",), ()),
