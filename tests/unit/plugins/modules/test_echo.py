@@ -8,9 +8,22 @@ module against real peers.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import typing as t
+from unittest import mock
+
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19: the module reads its arguments from basic._ANSIBLE_ARGS
+    @contextlib.contextmanager
+    def patch_module_args(args: dict[str, t.Any]) -> t.Iterator[None]:
+        payload = json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()
+        with mock.patch.object(basic, "_ANSIBLE_ARGS", payload):
+            yield
 
 from ansible_collections.dicom.network.plugins.module_utils.echo_request import (
     EXPLICIT_VR_BE,
