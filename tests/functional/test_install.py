@@ -2,9 +2,10 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The collection and its script as users install them (README, "Install").
 
-- the Python distribution (pyproject.toml): `pip install` and `pipx install` from a checkout and
-  from an installed collection into fresh venvs, then `dicom-echoscu` and `import dicom_network`
-  against a pynetdicom SCP on loopback; `bin/echoscu` says the same as `dicom-echoscu`;
+- the Python distribution (pyproject.toml): `pip install` from a checkout and from an installed
+  collection, `pipx install` from an installed collection, each into a fresh venv, then
+  `dicom-echoscu` and `import dicom_network` against a pynetdicom SCP on loopback;
+  `bin/echoscu` says the same as `dicom-echoscu`;
 - the collection tarball (`ansible-galaxy collection build` / `install`): what it ships;
 - the execution environment: `ansible-builder introspect` finds the module's Python
   requirements in the installed collection, `ansible-builder create` makes a build context.
@@ -166,7 +167,8 @@ def test_pip_install_from_installed_collection(
     check_command(bin_dir, start_scp(require_called_aet=True))
 
 
-def test_pipx_install(work: Path, source: Path, wheelhouse: Path, start_scp: StartSCP) -> None:
+def test_pipx_install(work: Path, installed_collection: Path, wheelhouse: Path, start_scp: StartSCP) -> None:
+    """`pipx install` from the installed collection, as the README shows."""
     pipx = VENV_BIN / "pipx"
     if not pipx.exists():
         pytest.fail("pipx is not installed in the test venv (requirements-dev.txt)")
@@ -176,7 +178,7 @@ def test_pipx_install(work: Path, source: Path, wheelhouse: Path, start_scp: Sta
         # pipx's own pip calls (its shared venv) stay offline too.
         PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheelhouse), PIP_DISABLE_PIP_VERSION_CHECK="1",
     )
-    run(pipx, "install", "--python", sys.executable, source, env=env)
+    run(pipx, "install", "--python", sys.executable, installed_collection, env=env)
     check_command(home / "bin", start_scp(require_called_aet=True))
     assert not (home / "bin" / "echoscu").exists(), "pynetdicom's echoscu stays inside the pipx venv"
 
