@@ -115,7 +115,8 @@ class TlsError(Exception):
 class Deadline(t.Protocol):
     """What bounds a wait: the engine's ``Wait`` (its ``remaining()`` raises once expired)."""
 
-    def remaining(self) -> float | None: ...
+    def remaining(self) -> float | None:
+        ...
 
 
 @dataclasses.dataclass(frozen=True)

@@ -236,8 +236,11 @@ def test_deadline_bounds_the_run(listener):
 
 
 def test_interrupt_exits_130_without_traceback(listener):
+    # A shell without job control starts background jobs with SIGINT ignored, and children
+    # inherit that: give the script the default handler, as an interactive shell does.
     proc = subprocess.Popen([sys.executable, str(ECHOSCU), HOST, str(listener.getsockname()[1])],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     held: list[socket.socket] = []  # kept open: closing it would end the wait
 
     def accepted() -> bool:
