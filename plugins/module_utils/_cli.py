@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 PROG = "echoscu"
 # Used when neither MANIFEST.json (installed collection) nor galaxy.yml (checkout) nor the
 # Python distribution's metadata says which version this is.
-FALLBACK_VERSION = "0.1.0"
+FALLBACK_VERSION = "0.2.0"
 INSTALL_HINT = "pip install 'pynetdicom>=3,<4'"
 # The collection's root, when this file is in one (plugins/module_utils/_cli.py).
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
