@@ -18,17 +18,18 @@ channel, TLS bytes where a PDU was due raise :class:`PeerSpeaksTls`.
 
 from __future__ import annotations
 
-import concurrent.futures
 import enum
 import errno
 import socket
 import struct
-import threading
 import time
-import typing as t
 
-if t.TYPE_CHECKING:  # ssl costs 30-50 ms to import: plain runs never pay for it
-    from . import _tls
+# typing costs an import: the annotations are strings (PEP 563), read only by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
+
+    from . import _tls  # ssl costs 30-50 ms to import: plain runs never pay for it
 
 
 class PduType(enum.IntEnum):
@@ -152,7 +153,19 @@ def _describe_gai(exc: socket.gaierror) -> str:
 def resolve(host: str, port: int, wait: Wait) -> list[tuple[t.Any, ...]]:
     """getaddrinfo, bounded by ``wait`` (the resolver has no timeout of its own)."""
     def lookup() -> list[tuple[t.Any, ...]]:
-        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        # An ASCII name as bytes: a str would be encoded with the idna codec, whose import
+        # (stringprep, unicodedata) costs more than the lookup; validation bounds the labels.
+        name = host.encode("ascii") if host.isascii() else host
+        return socket.getaddrinfo(name, port, 0, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+
+    if _is_literal(host):
+        try:
+            return lookup()
+        except socket.gaierror as exc:
+            raise ConnectFailed("unreachable", f"cannot use address {host}: {_describe_gai(exc)}") from None
+    # Only a host name needs the thread (and the ~15 ms of importing threads and futures).
+    import concurrent.futures
+    import threading
 
     # A plain daemon thread: an executor's shutdown would wait for a hung resolver.
     future: concurrent.futures.Future[list[tuple[t.Any, ...]]] = concurrent.futures.Future()
@@ -163,11 +176,6 @@ def resolve(host: str, port: int, wait: Wait) -> list[tuple[t.Any, ...]]:
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
             future.set_exception(exc)
 
-    if _is_literal(host):
-        try:
-            return lookup()
-        except socket.gaierror as exc:
-            raise ConnectFailed("unreachable", f"cannot use address {host}: {_describe_gai(exc)}") from None
     threading.Thread(target=run, name="dicom-resolve", daemon=True).start()
     try:
         return future.result(timeout=wait.remaining())

@@ -12,7 +12,6 @@ that asked (``calling_aet`` or ``-aet/--calling-aet``).
 from __future__ import annotations
 
 import dataclasses
-import typing as t
 
 from ._options import (
     _UID_RE,
@@ -32,6 +31,11 @@ from ._options import (
     check,
     host_problem,
 )
+
+# typing costs an import: the annotations are strings (PEP 563), read only by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
 
 # The engine's public names; the constants and checks are declared in the option table.
 __all__ = [
