@@ -132,8 +132,8 @@ def validate(request: EchoRequest, names: t.Mapping[str, str] | None = None) -> 
     _check_secured(request, names or {})
     host = request.host
     if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return dataclasses.replace(request, host=host)
+        return dataclasses.replace(request, host=host[1:-1])
+    return request  # frozen: the same request, not a copy of it
 
 
 # Options that mean nothing without TLS: given with tls false, they are a mistake worth naming.
