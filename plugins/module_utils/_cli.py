@@ -301,11 +301,12 @@ class Args:
 def fast_parse(argv: t.Sequence[str]) -> Args | None:
     """The common command line, read without argparse (~10 ms to import), or None.
 
-    Reads the options of the table given once each, as separate words (``-aet ME``,
-    ``--repeat 5``, ``--repeat=5``), and the two positionals. Anything else -- help,
-    --version, an unknown option, a value that does not convert, ``--``, a value that
-    starts with "-", two of -q/-v/-d -- returns None, and argparse then reads the line,
-    with its messages. Where it answers, it answers what argparse would (a unit test holds
+    Reads the options of the table given once each (a repeatable one, ``+cf``, as often as
+    it is given), as separate words (``-aet ME``, ``--repeat 5``, ``--repeat=5``, ``+tla``),
+    and the two positionals. Anything else -- help, --version, an unknown option, an
+    option of several values (``+tls KEY CERT``), a value that does not convert, ``--``, a
+    value that starts with "-" or "+", two of -q/-v/-d -- returns None, and argparse then
+    reads the line, with its messages. Where it answers, it answers what argparse would (a unit test holds
     the two equal).
     """
     by_flag: dict[str, t.Any] = {}
@@ -326,14 +327,13 @@ def fast_parse(argv: t.Sequence[str]) -> Args | None:
     while index < len(argv):
         word = argv[index]
         index += 1
-        if word.startswith("+") and len(word) > 1:
-            return None  # DCMTK's +tls, +cf...: argparse's to read (several values, repeated)
-        if not word.startswith("-") or word == "-":
+        # DCMTK's flags begin with "+" as well as "-" (+tla, +cf); either alone is a positional.
+        if not word.startswith(("-", "+")) or word in ("-", "+"):
             names.append(word)
             continue
         flag, equals, value = word.partition("=")
         option = by_flag.get(flag)
-        if option is None or option.name in seen:
+        if option is None or option.nargs or (option.name in seen and not option.repeatable):
             return None
         seen.add(option.name)
         if option.type == "bool":
@@ -354,7 +354,8 @@ def fast_parse(argv: t.Sequence[str]) -> Args | None:
             return None
         if option.type == "str" and option.choices and converted not in option.choices:
             return None
-        values[option.name] = converted
+        # argparse's "append" action: a list of the values, in order.
+        values[option.name] = [*(values[option.name] or ()), converted] if option.repeatable else converted
     if len(names) != len(positionals) or sum(1 for name in _options.SCRIPT_MODES if values.get(name)) > 1:
         return None
     values.update(zip(positionals, names, strict=True))

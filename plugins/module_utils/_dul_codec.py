@@ -102,8 +102,11 @@ class _Declined(Exception):
     """The fast path does not recognise this input: pynetdicom decides."""
 
 
+# Each record has a docstring: without one, dataclasses computes one from inspect.signature().
 @dataclasses.dataclass
 class Acceptance:
+    """What an A-ASSOCIATE-AC says (PS3.8 9.3.3): the contexts accepted and rejected, the peer's limits."""
+
     accepted: list[dict[str, t.Any]]
     rejected: list[dict[str, t.Any]]
     max_pdu: int | None
@@ -116,6 +119,8 @@ class Acceptance:
 
 @dataclasses.dataclass
 class Rejection:
+    """An A-ASSOCIATE-RJ (PS3.8 9.3.4): result, source and reason, with their PS3.8 texts."""
+
     result: int
     source: int
     reason: int
@@ -126,6 +131,8 @@ class Rejection:
 
 @dataclasses.dataclass
 class Abort:
+    """An A-ABORT (PS3.8 9.3.8): source and reason, with their PS3.8 texts."""
+
     source: int
     reason: int
     source_text: str
@@ -134,6 +141,8 @@ class Abort:
 
 @dataclasses.dataclass
 class EchoResponse:
+    """A C-ECHO-RSP command set (PS3.7 9.3.5.2): the message it answers, its status, its context."""
+
     message_id_responded: int | None
     status: int | None
     context_id: int | None

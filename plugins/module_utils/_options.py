@@ -20,10 +20,14 @@ code); a unit test holds it equal to this table.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import math
 import re
-import typing as t
+import socket
+
+# typing costs an import: the annotations are strings (PEP 563), read only by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
 
 VERIFICATION_SOP_CLASS = "1.2.840.10008.1.1"
 IMPLICIT_VR_LE = "1.2.840.10008.1.2"
@@ -89,10 +93,13 @@ def host_problem(value: object) -> str | None:
     if not isinstance(value, str) or not value:
         return "must be a host name or an IP address"
     candidate = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    # An IP literal as the engine connects to it (inet_pton, the strict RFC 4291 / dotted-quad
+    # forms): socket is loaded anyway, where ipaddress would cost an import.
+    address = candidate.split("%", 1)[0]
     try:
-        ipaddress.ip_address(candidate.split("%", 1)[0])
+        socket.inet_pton(socket.AF_INET6 if ":" in address else socket.AF_INET, address)
         return None
-    except ValueError:
+    except (OSError, ValueError):  # ValueError: an embedded NUL
         pass
     name = candidate.removesuffix(".")
     if len(name) > MAX_HOST_LENGTH or not all(_HOST_LABEL_RE.match(lbl) for lbl in name.split(".")):

@@ -18,17 +18,19 @@ channel, TLS bytes where a PDU was due raise :class:`PeerSpeaksTls`.
 
 from __future__ import annotations
 
-import concurrent.futures
 import enum
 import errno
+import select
 import socket
 import struct
-import threading
 import time
-import typing as t
 
-if t.TYPE_CHECKING:  # ssl costs 30-50 ms to import: plain runs never pay for it
-    from . import _tls
+# typing costs an import: the annotations are strings (PEP 563), read only by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
+
+    from . import _tls  # ssl costs 30-50 ms to import: plain runs never pay for it
 
 
 class PduType(enum.IntEnum):
@@ -152,7 +154,19 @@ def _describe_gai(exc: socket.gaierror) -> str:
 def resolve(host: str, port: int, wait: Wait) -> list[tuple[t.Any, ...]]:
     """getaddrinfo, bounded by ``wait`` (the resolver has no timeout of its own)."""
     def lookup() -> list[tuple[t.Any, ...]]:
-        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        # An ASCII name as bytes: a str would be encoded with the idna codec, whose import
+        # (stringprep, unicodedata) costs more than the lookup; validation bounds the labels.
+        name = host.encode("ascii") if host.isascii() else host
+        return socket.getaddrinfo(name, port, 0, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+
+    if _is_literal(host):
+        try:
+            return lookup()
+        except socket.gaierror as exc:
+            raise ConnectFailed("unreachable", f"cannot use address {host}: {_describe_gai(exc)}") from None
+    # Only a host name needs the thread (and the ~15 ms of importing threads and futures).
+    import concurrent.futures
+    import threading
 
     # A plain daemon thread: an executor's shutdown would wait for a hung resolver.
     future: concurrent.futures.Future[list[tuple[t.Any, ...]]] = concurrent.futures.Future()
@@ -163,11 +177,6 @@ def resolve(host: str, port: int, wait: Wait) -> list[tuple[t.Any, ...]]:
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
             future.set_exception(exc)
 
-    if _is_literal(host):
-        try:
-            return lookup()
-        except socket.gaierror as exc:
-            raise ConnectFailed("unreachable", f"cannot use address {host}: {_describe_gai(exc)}") from None
     threading.Thread(target=run, name="dicom-resolve", daemon=True).start()
     try:
         return future.result(timeout=wait.remaining())
@@ -221,13 +230,26 @@ def connect(addresses: list[tuple[t.Any, ...]], wait: Wait) -> socket.socket:
 
 
 class PduChannel:
-    """Whole PDUs over one connected socket."""
+    """Whole PDUs over one connected socket.
+
+    A plain socket is read and written without blocking, every wait a ``poll()`` bounded by
+    what is left of the :class:`Wait`: a timeout socket costs an ioctl per ``settimeout``
+    and a poll before every recv, where a PDU that has already arrived costs one recv here
+    (the many-target path runs ~10 reads and writes per association). A TLS socket stays a
+    timeout socket: ssl may hold decrypted bytes that poll cannot see, and a read may need
+    a write.
+    """
 
     def __init__(self, sock: socket.socket, tls: _tls.TlsSettings | None = None) -> None:
         self.sock = sock
         self.peer_address: str = _peer_name(sock)
         self.tls = tls
         self.received = False  # any byte from the peer yet (TLS 1.3: the first read tells)
+        self._poller: t.Any = None
+        if tls is None and hasattr(select, "poll"):
+            sock.setblocking(False)
+            self._poller = select.poll()
+            self._poller.register(sock, select.POLLIN)
 
     def _tls_failure(self, exc: BaseException | None) -> None:
         """Raise TlsFailed when ``exc`` (None: a clean close) is a TLS failure."""
@@ -242,10 +264,27 @@ class PduChannel:
         if error is not None:
             raise TlsFailed(error) from None
 
+    def _await(self, event: int, wait: Wait) -> None:
+        """Until the (non-blocking) socket is ready for ``event``, at most what is left of ``wait``."""
+        remaining = wait.remaining()  # raises WaitExpired once it has run out
+        self._poller.modify(self.sock, event)
+        # poll() takes milliseconds; EINTR is retried with the time left (PEP 475).
+        if not self._poller.poll(None if remaining is None else remaining * 1000.0):
+            raise WaitExpired(wait.cause, wait.seconds)
+
     def send(self, pdu: bytes, wait: Wait) -> None:
         try:
-            self.sock.settimeout(wait.remaining())
-            self.sock.sendall(pdu)
+            if self._poller is None:
+                self.sock.settimeout(wait.remaining())
+                self.sock.sendall(pdu)
+                return
+            wait.remaining()  # an expired wait sends nothing, as settimeout would refuse
+            view = memoryview(pdu)
+            while view:
+                try:
+                    view = view[self.sock.send(view):]
+                except BlockingIOError:
+                    self._await(select.POLLOUT, wait)
         except TimeoutError:
             raise WaitExpired(wait.cause, wait.seconds) from None
         except (BrokenPipeError, ConnectionResetError) as exc:
@@ -257,68 +296,95 @@ class PduChannel:
 
     def receive(self, wait: Wait, pdata_cap: int) -> tuple[PduType, bytes]:
         """Read one PDU; return its type and its whole encoding (header included)."""
-        first = self._read(1, wait, mid_pdu=False)
-        if first[0] not in PDU_TYPES:
-            more = first + self._peek()
+        # The 6-byte header (PS3.8 9.3.1) in as few reads as the peer allows, its type
+        # byte judged as soon as it is there (a peer that is not DICOM may send no more).
+        header = bytearray(_HEADER.size)
+        got = self._recv_into(memoryview(header), wait, mid_pdu=False)
+        if header[0] not in PDU_TYPES:
+            more = bytes(header[:got]) + self._peek()
             if self.tls is None:
                 from . import _tls
 
                 if _tls.looks_like_tls(more):
                     raise PeerSpeaksTls(_tls.PEER_SPEAKS_TLS_TEXT)
             raise NotDicom(f"the peer answered with bytes that are not DICOM: {preview(more)}")
-        pdu_type = PduType(first[0])
-        rest = self._read(5, wait, mid_pdu=True)
-        _type, _reserved, length = _HEADER.unpack(first + rest)
+        pdu_type = PduType(header[0])
+        if got < len(header):
+            self._read_into(memoryview(header)[got:], wait)
+        _type, _reserved, length = _HEADER.unpack(header)
         fixed = FIXED_LENGTHS.get(pdu_type)
         if fixed is not None and length != fixed:
             raise NotDicom(
                 f"the peer sent {article(pdu_type.text)} PDU of {length} bytes where PS3.8 fixes {fixed}"
-                f" (not DICOM?: {preview(first + rest + self._peek())})"
+                f" (not DICOM?: {preview(bytes(header) + self._peek())})"
             )
+        # The cap is checked before the body is read, or its buffer allocated.
         cap = pdata_cap if pdu_type == PduType.P_DATA_TF else CONTROL_PDU_CAP
         if length > cap:
             raise NotDicom(
                 f"the peer declared {article(pdu_type.text)} PDU of {length} bytes, more than the {cap} accepted"
             )
-        body = self._read(length, wait, mid_pdu=True) if length else b""
-        return pdu_type, first + rest + body
+        pdu = bytearray(len(header) + length)
+        pdu[:len(header)] = header
+        if length:
+            self._read_into(memoryview(pdu)[len(header):], wait)
+        return pdu_type, bytes(pdu)
 
-    def _read(self, count: int, wait: Wait, mid_pdu: bool) -> bytes:
-        buf = bytearray(count)
-        view = memoryview(buf)
-        got = 0
-        while got < count:
-            try:
+    def _read_into(self, view: memoryview, wait: Wait) -> None:
+        """Fill ``view``: the rest of a PDU whose first bytes have arrived."""
+        while view:
+            view = view[self._recv_into(view, wait, mid_pdu=True):]
+
+    def _recv_into(self, view: memoryview, wait: Wait, mid_pdu: bool) -> int:
+        """One read of at most ``len(view)`` bytes, at least one: how many came."""
+        try:
+            if self._poller is None:
                 self.sock.settimeout(wait.remaining())
-                n = self.sock.recv_into(view[got:], count - got)
-            except TimeoutError:
-                raise WaitExpired(wait.cause, wait.seconds) from None
-            except ConnectionResetError as exc:
-                self._tls_failure(exc)
-                raise PeerClosed(True, mid_pdu or got > 0) from None
-            except OSError as exc:  # ssl.SSLError included
-                self._tls_failure(exc)
-                raise PeerClosed(True, mid_pdu or got > 0) from exc
-            if n == 0:
-                self._tls_failure(None)
-                raise PeerClosed(False, mid_pdu or got > 0)
-            got += n
-            self.received = True
-            if _QUICKACK is not None:
-                # A delayed ACK costs 40 ms per echo against peers that write a
-                # PDU in two parts; acknowledging at once is what the network allows.
-                try:
-                    self.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-                except OSError:
-                    pass
-        return bytes(buf)
+                n = self.sock.recv_into(view)
+                self._quickack()
+            else:
+                wait.remaining()  # a peer trickling bytes does not extend the wait
+                while True:
+                    try:
+                        n = self.sock.recv_into(view)
+                        break
+                    except BlockingIOError:
+                        if mid_pdu:
+                            self._quickack()
+                        self._await(select.POLLIN, wait)
+        except TimeoutError:
+            raise WaitExpired(wait.cause, wait.seconds) from None
+        except ConnectionResetError as exc:
+            self._tls_failure(exc)
+            raise PeerClosed(True, mid_pdu) from None
+        except OSError as exc:  # ssl.SSLError included
+            self._tls_failure(exc)
+            raise PeerClosed(True, mid_pdu) from exc
+        if n == 0:
+            self._tls_failure(None)
+            raise PeerClosed(False, mid_pdu)
+        self.received = True
+        return n
+
+    def _quickack(self) -> None:
+        # A delayed ACK costs 40 ms per echo against peers that write a PDU in two parts
+        # and hold the second for our ACK (Nagle): acknowledge at once what has come, when
+        # we are about to wait for the rest (a plain socket knows when; TLS after each read).
+        if _QUICKACK is not None:
+            try:
+                self.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+            except OSError:
+                pass
 
     def _peek(self) -> bytes:
         """Whatever else is already there, for a readable error message."""
         try:
-            self.sock.settimeout(0.05)
+            if self._poller is None:
+                self.sock.settimeout(0.05)
+            else:
+                self._await(select.POLLIN, Wait.of(0.05, "peek", None))
             return self.sock.recv(64)
-        except OSError:
+        except (OSError, WaitExpired):
             return b""
 
     def close(self) -> None:

@@ -29,12 +29,10 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
-import ipaddress
 import os
 import selectors
 import socket
 import ssl
-import tempfile
 import threading
 import time
 import typing as t
@@ -270,6 +268,9 @@ def client_context(settings: TlsSettings) -> ssl.SSLContext:
 
 @dataclasses.dataclass
 class _Seen:
+    """Whether the peer asked for our certificate, and the alert it sent (a docstring also spares
+    dataclasses an inspect.signature() at import)."""
+
     certificate_requested: bool = False
     alert: int | None = None
 
@@ -606,6 +607,8 @@ def _iso(text: str | None) -> tuple[str | None, float | None]:
 
 def _san(kind: str, value: str) -> str:
     if kind == "IP Address":
+        import ipaddress  # only for a certificate naming an IP address
+
         try:
             return "IP:" + str(ipaddress.ip_address(value.strip()))
         except ValueError:
@@ -626,6 +629,8 @@ def _decode(der: bytes) -> dict[str, t.Any]:
     decoder = getattr(getattr(ssl, "_ssl", None), "_test_decode_cert", None)
     if decoder is None:
         return {}
+    import tempfile  # only for an unverified peer's certificate: ~3 ms to import
+
     fd, path = tempfile.mkstemp(prefix="dicomnet-cert-", suffix=".pem")
     try:
         with os.fdopen(fd, "w") as handle:

@@ -9,12 +9,9 @@ never waits past the timeouts of the request: every outcome is an
 
 from __future__ import annotations
 
-import logging
 import time
-import typing as t
 
 from . import _dul_codec as codec
-from . import _user_identity
 from ._hints import hint_for
 from ._pdu_channel import (
     UNLIMITED_PDATA_CAP,
@@ -46,10 +43,15 @@ from .echo_result import (
     Failure,
 )
 
-if t.TYPE_CHECKING:  # ssl costs 30-50 ms to import: only TLS runs pay for it
-    from . import _tls
+# typing costs an import: the annotations are strings (PEP 563), read only by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
 
-LOG = logging.getLogger("dicom.network.echo")
+    from . import _tls, _user_identity  # ssl costs 30-50 ms to import: only TLS runs pay for it
+
+# logging is imported when there is something to log (an internal error): it costs ~5 ms.
+LOG_NAME = "dicom.network.echo"
 
 # Short grace for what we send while leaving (A-ABORT): never worth a long wait.
 _GOODBYE_SECONDS = 1.0
@@ -67,8 +69,6 @@ _REJECT_SENT = {
 # How long a plain association that the peer closed at once may spend asking the port,
 # on a second connection, whether it speaks TLS (for a message that says so).
 _TLS_PROBE_SECONDS = 2.0
-# A Kerberos ticket, SAML assertion or JWT fits in a user identity item (PS3.8 table D.3-14).
-_MAX_TOKEN_BYTES = _user_identity.MAX_FIELDS
 UNVERIFIED_WARNING = ("TLS: the peer's certificate was not verified (-ic / tls_verify: false): the peer is not "
                       "authenticated, its certificate is reported as it was shown")
 
@@ -93,17 +93,20 @@ def tls_settings(request: EchoRequest) -> _tls.TlsSettings | None:
 
 
 def _read_token(path: str, kind: str, name: str) -> bytes:
+    # A Kerberos ticket, SAML assertion or JWT fits in a user identity item (PS3.8 table D.3-14).
+    from ._user_identity import MAX_FIELDS as max_bytes
+
     try:
         with open(path, "rb") as handle:
-            data = handle.read(_MAX_TOKEN_BYTES + 1)
+            data = handle.read(max_bytes + 1)
     except OSError as exc:
         raise RequestError(name, f"cannot read {path}: {exc.strerror or exc}") from None
     if kind in ("saml", "jwt"):
         data = data.rstrip(b"\r\n")  # text formats: the file's final newline is not part of it
     if not data:
         raise RequestError(name, f"{path} is empty")
-    if len(data) > _MAX_TOKEN_BYTES:
-        raise RequestError(name, f"{path} is larger than the {_MAX_TOKEN_BYTES} bytes a user identity can carry")
+    if len(data) > max_bytes:
+        raise RequestError(name, f"{path} is larger than the {max_bytes} bytes a user identity can carry")
     return data
 
 
@@ -113,6 +116,9 @@ def user_identity(request: EchoRequest, names: t.Mapping[str, str] | None = None
     kind = identity_type(request)
     if kind is None:
         return None
+    # Loaded only for a run that sends an identity, like _tls for a TLS run.
+    from . import _user_identity
+
     if kind in ("username", "username_password"):
         primary = str(request.username).encode("utf-8")  # PS3.7 D.3.3.7.1: UTF-8
         secondary = None if kind == "username" else str(request.password).encode("utf-8")
@@ -190,7 +196,9 @@ class _Run:
             self.send_abort(codec.abort_pdu(2, 1))
             res.fail(self._phase_failure(), f"protocol error {self._where()}: {exc}", PROTOCOL_ERROR)
         except Exception as exc:
-            LOG.debug("internal error", exc_info=True)
+            import logging
+
+            logging.getLogger(LOG_NAME).debug("internal error", exc_info=True)
             text = " ".join(str(exc).split())  # one line, whatever the exception says
             res.fail(self._phase_failure(), f"internal error {self._where()}: {type(exc).__name__}: {text}")
         finally:
@@ -216,15 +224,17 @@ class _Run:
         self.addresses = addresses
         self.result.timing["connect_ms"] = _ms(begin)
         if self.tls is not None:
-            sock = self.handshake(sock)
+            sock = self.handshake(sock, self.tls)
         self.channel = PduChannel(sock, self.tls)
         self.result.peer["address"] = self.channel.peer_address or None
 
-    def handshake(self, sock: t.Any) -> t.Any:
+    def handshake(self, sock: t.Any, settings: _tls.TlsSettings) -> t.Any:
         """DICOM TLS (PS3.15 annex B) over the connected socket, bounded like the connection."""
         from . import _tls
 
-        req, res, settings = self.request, self.result, t.cast("_tls.TlsSettings", self.tls)
+        req, res = self.request, self.result
+        # The facts run() set up for a TLS run; the failure kind is added to them.
+        facts: dict[str, t.Any] = res.tls if res.tls is not None else {}
         begin = time.monotonic()
         # Bounded like the connection; with no connect timeout (the script's default), by the
         # ACSE timeout, since the handshake is how the association begins: never unbounded.
@@ -235,10 +245,10 @@ class _Run:
         try:
             tls = _tls.handshake(sock, settings, req.host, wait, reconnect=lambda: connect(self.addresses, wait))
         except _tls.TlsError as exc:
-            t.cast(dict, res.tls).update(error=exc.kind, peer_certificate=exc.certificate)
+            facts.update(error=exc.kind, peer_certificate=exc.certificate)
             self.stop(Failure.TLS, str(exc), TLS_ERROR, cause=str(exc))
         except WaitExpired as exc:
-            t.cast(dict, res.tls)["error"] = "handshake_timeout"
+            facts["error"] = "handshake_timeout"
             self.stop(Failure.TLS, self._expired(exc, f"no TLS handshake with {req.label}") + " (does the peer speak"
                       " TLS on this port?)", TIMEOUT)
         res.timing["tls_ms"] = _ms(begin)
@@ -254,6 +264,8 @@ class _Run:
         wait = self.wait(req.acse_timeout, "ACSE")
         rq = codec.associate_rq(req)
         if self.identity is not None:
+            from . import _user_identity
+
             # PS3.7 D.3.3.7: the user identity rides in the request's User Information.
             rq = _user_identity.add_to_associate_rq(rq, _user_identity.encode_rq_item(self.identity))
         self._send(rq, wait)
@@ -284,11 +296,13 @@ class _Run:
             self.leave()
             raise _Stop()
         if self.identity is not None:
-            self.identity_response(data)
+            self.identity_response(data, self.identity)
 
-    def identity_response(self, ac: bytes) -> None:
+    def identity_response(self, ac: bytes, identity: _user_identity.Identity) -> None:
         """The peer's user identity response (PS3.7 D.3.3.7.2), and the verdict when one was asked for."""
-        res, identity = self.result, t.cast(_user_identity.Identity, self.identity)
+        from . import _user_identity
+
+        res = self.result
         try:
             item = _user_identity.find_in_associate_ac(ac)
             response = _user_identity.parse_ac_item(item) if item is not None else None

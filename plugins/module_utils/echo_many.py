@@ -9,14 +9,17 @@ in the order of the requests, whatever order the peers answered in.
 
 from __future__ import annotations
 
-import concurrent.futures
 import time
-import typing as t
 
 from ._options import MAX_CONCURRENCY
 from .echo_engine import run_echo
 from .echo_request import EchoRequest
 from .echo_result import EchoResult, Failure
+
+# typing costs an import: the annotations are strings (PEP 563), read only by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
 
 
 def run_with_retries(
@@ -57,5 +60,8 @@ def run_many(
     workers = max(1, min(int(concurrency), MAX_CONCURRENCY, len(requests)))
     if workers == 1:
         return [run_with_retries(r, retries, delay, names) for r in requests]
+    # Imported here: a single-target run (the module with `host`) needs no thread pool.
+    import concurrent.futures
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dicom-echo") as pool:
         return list(pool.map(lambda r: run_with_retries(r, retries, delay, names), requests))

@@ -12,7 +12,6 @@ that asked (``calling_aet`` or ``-aet/--calling-aet``).
 from __future__ import annotations
 
 import dataclasses
-import typing as t
 
 from ._options import (
     _UID_RE,
@@ -32,6 +31,11 @@ from ._options import (
     check,
     host_problem,
 )
+
+# typing costs an import: the annotations are strings (PEP 563), read only by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
 
 # The engine's public names; the constants and checks are declared in the option table.
 __all__ = [
@@ -128,8 +132,8 @@ def validate(request: EchoRequest, names: t.Mapping[str, str] | None = None) -> 
     _check_secured(request, names or {})
     host = request.host
     if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return dataclasses.replace(request, host=host)
+        return dataclasses.replace(request, host=host[1:-1])
+    return request  # frozen: the same request, not a copy of it
 
 
 # Options that mean nothing without TLS: given with tls false, they are a mistake worth naming.

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import typing as t
 
 from ._hints import hint_for
+
+# typing costs an import: the annotations are strings (PEP 563), read only by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
 
 
 class Failure(str, enum.Enum):

@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.dicom.network.plugins.module_utils import _cli, _options
 
-SCRIPT_OPTIONS = [o for o in _options.for_face(_options.SCRIPT) if o.flags[0].startswith("-")]
+SCRIPT_OPTIONS = [o for o in _options.for_face(_options.SCRIPT) if o.flags[0].startswith(("-", "+"))]
 VALUES = {
     "int": ["1", "5", "16384", "0", " 7 ", "+3", "x", "1.5", "-1", ""],
     "float": ["1", "0.5", "30", ".5", "2.", "x", "-1", "1e3", ""],
@@ -76,6 +76,9 @@ def test_fast_parse_answers_what_argparse_answers(seed: int) -> None:
     ["-aec", "PACS", "--repeat", "3", "-q", "pacs.example", "11112"],
     ["--json", "-to", "5", "-ta", "5", "-td", "5", "--deadline", "10", "h", "1"],
     ["-pts", "3", "-pdu", "0", "--abort", "-ll", "error", "h", "1"],
+    ["+tla", "+cf", "ca.pem", "pacs.example", "2762"],
+    ["+tla", "-ic", "--nagios", "h", "1"],
+    ["+cf", "a.pem", "+tla", "--add-cert-file", "b.pem", "+cd", "/etc/ssl/certs", "h", "1"],
 ])
 def test_common_lines_do_not_need_argparse(argv: list[str]) -> None:
     fast = _cli.fast_parse(argv)
@@ -84,6 +87,8 @@ def test_common_lines_do_not_need_argparse(argv: list[str]) -> None:
 
 @pytest.mark.parametrize("argv", [["-h"], ["--version"], ["-q", "-v", "h", "1"], ["--nope", "h", "1"], ["h"],
                                   ["--repeat", "x", "h", "1"], ["-ll", "loud", "h", "1"], ["-aet=ME", "h", "1"],
-                                  ["--", "h", "1"], ["--repeat", "-1", "h", "1"], ["--json=1", "h", "1"]])
+                                  ["--", "h", "1"], ["--repeat", "-1", "h", "1"], ["--json=1", "h", "1"],
+                                  ["+tls", "key.pem", "cert.pem", "h", "1"], ["+cf=ca.pem", "h", "1"],
+                                  ["+tla", "+tla", "h", "1"], ["+cf", "+tla", "h", "1"], ["+nope", "h", "1"]])
 def test_everything_else_is_left_to_argparse(argv: list[str]) -> None:
     assert _cli.fast_parse(argv) is None

@@ -401,6 +401,22 @@ def test_brief_results_hold_the_verdict_alone(run, engine):
         assert result[key] == full[key]
 
 
+def test_invocation_lists_what_each_target_sets(engine, capsys):
+    # Ansible's own exit_json, which scrubs secrets from the whole result, invocation included.
+    targets = [{"host": "127.0.0.1"}, {"host": "127.0.0.2", "name": "b", "username": "u", "password": "s3cret-pw"}]
+    with patch_module_args({"targets": targets, "result_detail": "brief"}), pytest.raises(SystemExit):
+        echo.main()
+    out = capsys.readouterr().out
+    assert "s3cret-pw" not in out
+    args = json.loads(out)["invocation"]["module_args"]
+    assert args["targets"] == [
+        {"host": "127.0.0.1", "required": True},
+        {"host": "127.0.0.2", "name": "b", "username": "u", "password": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER",
+         "required": True},
+    ]
+    assert args["result_detail"] == "brief" and args["port"] == 104
+
+
 def test_optional_failures_warn_but_do_not_fail(run, engine):
     engine.outcomes.update({"b": Failure.CONNECT, "c": Failure.REJECTED})
     failed, result = run({"targets": [
