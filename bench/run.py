@@ -64,14 +64,14 @@ from ansible_collections.dicom.network.plugins.module_utils.echo_request import 
 RESULTS = ROOT / "bench" / "results"
 SIZES = {
     "full": {"runs": 15, "repeat": 1000, "tool_repeat": 40, "associations": 300, "fleet": 1000, "fleet_rounds": 3,
-             "adhoc_hosts": 40, "adhoc_forks": 20, "adhoc_rounds": 3},
+             "role_rounds": 3, "adhoc_hosts": 40, "adhoc_forks": 20, "adhoc_rounds": 3},
     "smoke": {"runs": 2, "repeat": 20, "tool_repeat": 3, "associations": 10, "fleet": 20, "fleet_rounds": 1,
-              "adhoc_hosts": 3, "adhoc_forks": 3, "adhoc_rounds": 1},
+              "role_rounds": 1, "adhoc_hosts": 3, "adhoc_forks": 3, "adhoc_rounds": 1},
 }
 # The targets of issue #8 (this machine, loopback, medians).
 GOALS = {
     "invocation_wall": 1.0, "invocation_cpu": 2.0, "invocation_rss": 1.5,  # ours / DCMTK
-    "per_echo_ms": 0.5, "association_ms": 0.5, "fleet_task_s": 1.5, "adhoc_ratio": 1.15,
+    "per_echo_ms": 0.5, "association_ms": 0.5, "fleet_task_s": 1.5, "role_s": 10.0, "adhoc_ratio": 1.15,
 }
 TIMEOUT = 300
 
@@ -435,6 +435,40 @@ MODULE_PLAY = textwrap.dedent("""\
 """)
 
 
+ROLE_PLAY = textwrap.dedent("""\
+    - name: Verify the fleet, as users write it
+      hosts: pacs
+      gather_facts: false
+      roles:
+        - dicom.network.verify
+""")
+
+
+def role_part(fleet: Fleet, count: int, rounds: int, env: dict[str, str], work: Path) -> dict[str, t.Any]:
+    """The role as users write it (hosts: the nodes, the role in roles:, no run_once) over ``count`` nodes."""
+    inventory = work / "role.ini"
+    inventory.write_text("\n".join(
+        ["[pacs]"] + [f"n{i:04d} dicom_port={port}" for i, port in enumerate(fleet.ports[:count])]
+        # The nodes are DICOM devices: Ansible never logs in to them (ssh to port 1 would fail).
+        + ["[pacs:vars]", "ansible_host=127.0.0.1", "ansible_connection=ssh", "ansible_port=1"]) + "\n")
+    play = work / "role.yml"
+    play.write_text(ROLE_PLAY)
+    print(f"the role as users write it, over {count} inventory nodes (no run_once):", flush=True)
+    runs = []
+    for _round in range(rounds):
+        report = work / f"role-report-{_round}"
+        got = timed_ansible([ansible_tool("ansible-playbook"), "-i", str(inventory), str(play),
+                             "-e", f"verify_report_dir={report}", "-e", "verify_show=problems"], env, work)
+        entries = json.loads((report / "dicom-verify.json").read_text()) if got["rc"] == 0 else []
+        if len(entries) != count or not all(e["ok"] for e in entries):
+            raise RuntimeError(f"the role over {count} nodes failed: {(got['out'] + got['err'])[-1500:]}")
+        runs.append(got)
+    out = {"nodes": count, "wall_s": round(median(r["wall"] for r in runs) or 0.0, 3),
+           "cpu_s": round(median(r["cpu"] for r in runs) or 0.0, 3)}
+    print(f"    {out['wall_s']:.2f} s end to end ({out['cpu_s']:.2f} s CPU)", flush=True)
+    return out
+
+
 def fleet_part(size: dict[str, int]) -> dict[str, t.Any]:
     work = Path(tempfile.mkdtemp(prefix="dicomnet-bench-fleet-"))
     count = max(size["fleet"], size["adhoc_hosts"])
@@ -468,6 +502,8 @@ def fleet_part(size: dict[str, int]) -> dict[str, t.Any]:
             print(f"    result_detail={detail:5}: task {out['module'][detail]['task_s']:.2f} s"
                   f" (engine {out['module'][detail]['engine_s']:.2f} s,"
                   f" ansible-playbook {out['module'][detail]['playbook_s']:.2f} s)", flush=True)
+
+        out["role"] = role_part(fleet, size["fleet"], size["role_rounds"], env, work)
 
         hosts = size["adhoc_hosts"]
         inventory = work / "adhoc.ini"
@@ -546,16 +582,27 @@ def targets(report: dict[str, t.Any]) -> list[dict[str, t.Any]]:
                          "ours_dcmtk": judged, "ours_pynetdicom": ratio(ours, pyn),
                          "goal": f"ours/DCMTK <= {GOALS[goal]}",
                          "met": judged is not None and judged <= GOALS[goal]})
-    for kind, got in peers.get("per_echo", {}).items():
+    per_echo = peers.get("per_echo", {})
+    for kind, got in per_echo.items():
         value = got["ours_p50_ms"]
-        rows.append({"target": f"per echo, one association, p50 ({kind})", "ours": value,
-                     "dcmtk": got.get("dcmtk_wall_diff_ms"), "pynetdicom": got.get("pynetdicom_wall_diff_ms"),
-                     "ours_dcmtk": ratio(value, got.get("dcmtk_wall_diff_ms")),
-                     "ours_pynetdicom": ratio(value, got.get("pynetdicom_wall_diff_ms")),
-                     "goal": f"<= {GOALS['per_echo_ms']} ms",
-                     "met": value is not None and value <= GOALS["per_echo_ms"]
-                     and got["ours_answered"] == got["repeat"],
-                     "informative": kind == "pynetdicom-fast-reactor"})
+        row = {"target": f"per echo, one association, p50 ({kind})", "ours": value,
+               "dcmtk": got.get("dcmtk_wall_diff_ms"), "pynetdicom": got.get("pynetdicom_wall_diff_ms"),
+               "ours_dcmtk": ratio(value, got.get("dcmtk_wall_diff_ms")),
+               "ours_pynetdicom": ratio(value, got.get("pynetdicom_wall_diff_ms")),
+               "goal": f"<= {GOALS['per_echo_ms']} ms",
+               "met": value is not None and value <= GOALS["per_echo_ms"] and got["ours_answered"] == got["repeat"],
+               "informative": kind == "pynetdicom-fast-reactor"}
+        if kind == "pynetdicom":
+            # The issue's own words: against pynetdicom's SCP the pace is that SCP's reactor ("show where").
+            # Our part is met when our client spends at most the goal per echo and the p50 follows the
+            # SCP's polling (its fast-reactor variant, the same SCP polling 10 times as often, is faster).
+            fast = per_echo.get("pynetdicom-fast-reactor", {}).get("ours_p50_ms")
+            cpu = got.get("ours_cpu_ms_per_echo")
+            row.update(goal=f"<= {GOALS['per_echo_ms']} ms of ours; the SCP's reactor: show where",
+                       peer_limited=True, client_cpu_ms=cpu,
+                       met=cpu is not None and cpu <= GOALS["per_echo_ms"] and got["ours_answered"] == got["repeat"]
+                       and value is not None and fast is not None and fast < value)
+        rows.append(row)
     for kind, got in peers.get("association", {}).items():
         rows.append({"target": f"association in-process, p50 ({kind})", "ours": got["p50_ms"], "dcmtk": None,
                      "pynetdicom": None, "ours_dcmtk": None, "ours_pynetdicom": None,
@@ -569,6 +616,12 @@ def targets(report: dict[str, t.Any]) -> list[dict[str, t.Any]]:
                      "ours": got["task_s"], "dcmtk": None, "pynetdicom": None, "ours_dcmtk": None,
                      "ours_pynetdicom": None, "goal": f"< {GOALS['fleet_task_s']} s",
                      "met": got["task_s"] < GOALS["fleet_task_s"], "informative": detail == "full"})
+    role = fleet.get("role")
+    if role:
+        rows.append({"target": f"role as users write it, {role['nodes']} inventory nodes, no run_once (s end to end)",
+                     "ours": role["wall_s"], "dcmtk": None, "pynetdicom": None, "ours_dcmtk": None,
+                     "ours_pynetdicom": None, "goal": f"< {GOALS['role_s']} s",
+                     "met": role["wall_s"] < GOALS["role_s"]})
     adhoc = fleet.get("adhoc", {})
     if adhoc:
         for key, what in (("wall_s", "wall"), ("cpu_s", "CPU")):
@@ -606,6 +659,9 @@ def markdown(report: dict[str, t.Any]) -> str:
         judged = row.get("judged")
         extra = f" ({fmt(judged)}x)" if judged is not None else ""
         met = "met" if row["met"] else "**not met**"
+        if row.get("peer_limited"):
+            met = (f"{met} (ours: {fmt(row['client_cpu_ms'])} ms CPU per echo; the rest is the SCP's polling,"
+                   " see the fast-reactor row)")
         if row.get("informative"):
             met = f"({'met' if row['met'] else 'not met'}, shown for comparison)"
         lines.append(f"| {row['target']} | {fmt(row['ours'])}{extra} | {fmt(row['dcmtk'])} | {fmt(row['pynetdicom'])}"

@@ -15,7 +15,7 @@ import os
 import re
 import sys
 
-from . import _monitoring, _options
+from . import _options
 from ._dul_codec import PYNETDICOM_IMPORT_ERROR, status_text
 from ._hints import no_context_cause
 from .echo_engine import run_echo
@@ -26,6 +26,8 @@ from .echo_result import EXIT_CODES, EXIT_INTERNAL, EXIT_SUCCESS, Failure
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import typing as t
+
+    from . import _monitoring  # imported where --nagios or --prometheus need it: plain checks do not
 
 PROG = "echoscu"
 # Used when neither MANIFEST.json (installed collection) nor galaxy.yml (checkout) nor the
@@ -99,6 +101,8 @@ class _Mode:
 def usage_error(text: str) -> t.NoReturn:
     if _Mode.nagios:
         # A plugin's usage error is UNKNOWN, on stdout where the monitoring core reads it.
+        from . import _monitoring
+
         code, line = _monitoring.nagios_unknown(text)
         say(sys.stdout, line)
         raise SystemExit(code)
@@ -542,6 +546,8 @@ def _monitoring_args(args: t.Any) -> None:
 
 
 def _thresholds(args: t.Any) -> _monitoring.Thresholds:
+    from . import _monitoring
+
     return _monitoring.Thresholds(args.warning, args.critical, args.cert_warning, args.cert_critical)
 
 
@@ -591,6 +597,8 @@ def main(argv: list[str] | None = None) -> int:
     d = result.as_dict()
     code = int(result.exit_code)
     out = None
+    if args.nagios or args.prometheus or args.prometheus_file:
+        from . import _monitoring
     if args.nagios:
         code, out = _monitoring.nagios(d, _thresholds(args), called_aet=request.called_aet)
     else:
@@ -635,6 +643,8 @@ def run() -> t.NoReturn:
         text = "internal error: " + " ".join(f"{type(exc).__name__}: {exc}".split())
         if _Mode.nagios:
             # Exit 1 would read as WARNING: a plugin that cannot judge says UNKNOWN.
+            from . import _monitoring
+
             code, line = _monitoring.nagios_unknown(text)
             say(sys.stdout, line)
         else:

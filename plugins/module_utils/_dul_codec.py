@@ -26,12 +26,12 @@ pynetdicom stays the authority on every byte:
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import struct
 import sys
 
+from ._record import Record
 from .echo_request import VERIFICATION_SOP_CLASS, EchoRequest
 
 # typing costs an import: the annotations are strings (PEP 563), read only by type checkers.
@@ -62,11 +62,12 @@ def _find_pynetdicom() -> ImportError | None:
     """
     if "pynetdicom" in sys.modules:
         return None if sys.modules["pynetdicom"] is not None else ImportError("No module named 'pynetdicom'")
-    import importlib.machinery  # ~1 ms, where importlib.util costs ~4
-
-    if importlib.machinery.PathFinder.find_spec("pynetdicom") is None:
-        return ImportError("No module named 'pynetdicom'")
-    return None
+    # What importlib.util.find_spec() asks (it costs ~4 ms to import): each finder of the import system.
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        if find_spec is not None and find_spec("pynetdicom", None) is not None:
+            return None
+    return ImportError("No module named 'pynetdicom'")
 
 
 # pynetdicom is still needed for what the fast path declines and for -d's PDU dumps.
@@ -102,9 +103,7 @@ class _Declined(Exception):
     """The fast path does not recognise this input: pynetdicom decides."""
 
 
-# Each record has a docstring: without one, dataclasses computes one from inspect.signature().
-@dataclasses.dataclass
-class Acceptance:
+class Acceptance(Record):
     """What an A-ASSOCIATE-AC says (PS3.8 9.3.3): the contexts accepted and rejected, the peer's limits."""
 
     accepted: list[dict[str, t.Any]]
@@ -117,8 +116,7 @@ class Acceptance:
     user_identity_response: bytes | None = None
 
 
-@dataclasses.dataclass
-class Rejection:
+class Rejection(Record):
     """An A-ASSOCIATE-RJ (PS3.8 9.3.4): result, source and reason, with their PS3.8 texts."""
 
     result: int
@@ -129,8 +127,7 @@ class Rejection:
     reason_text: str
 
 
-@dataclasses.dataclass
-class Abort:
+class Abort(Record):
     """An A-ABORT (PS3.8 9.3.8): source and reason, with their PS3.8 texts."""
 
     source: int
@@ -139,8 +136,7 @@ class Abort:
     reason_text: str
 
 
-@dataclasses.dataclass
-class EchoResponse:
+class EchoResponse(Record):
     """A C-ECHO-RSP command set (PS3.7 9.3.5.2): the message it answers, its status, its context."""
 
     message_id_responded: int | None

@@ -19,10 +19,11 @@ code); a unit test holds it equal to this table.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 import socket
+
+from ._record import Record
 
 # typing costs an import: the annotations are strings (PEP 563), read only by type checkers.
 TYPE_CHECKING = False
@@ -47,8 +48,9 @@ MAX_UID_LENGTH = 64
 MAX_TRANSFER_SYNTAXES = 64
 MAX_CONCURRENCY = 256
 
-_UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
-_HOST_LABEL_RE = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
+# \Z, not $: "$" also matches before a final newline, which must not pass as part of a UID or a name.
+_UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*\Z")
+_HOST_LABEL_RE = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\Z")
 
 # Where an option lives. REQUEST: a field of EchoRequest (the engine's input);
 # MODULE: an option of dicom.network.echo; TARGET: overridable per entry of `targets`;
@@ -139,8 +141,7 @@ def _got(value: float) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-@dataclasses.dataclass(frozen=True)
-class Option:
+class Option(Record, frozen=True):
     """One option, as every face knows it."""
 
     name: str

@@ -26,17 +26,30 @@ Secrets: the key password never enters a message, an exception or a repr.
 
 from __future__ import annotations
 
-import dataclasses
+import _thread
 import datetime
 import functools
 import os
+import re
 import selectors
 import socket
 import ssl
-import threading
 import time
-import typing as t
 import weakref
+
+from . import _record
+
+# typing costs about 5 ms to import (a tenth of a TLS check's CPU): the annotations are
+# strings (PEP 563), read only by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
+
+    class Deadline(t.Protocol):
+        """What bounds a wait: the engine's ``Wait`` (its ``remaining()`` raises once expired)."""
+
+        def remaining(self) -> float | None:
+            ...
 
 MIN_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 # How much of a PEM file or a directory of them we read: certificates and keys are a few
@@ -110,22 +123,14 @@ class TlsError(Exception):
         self.certificate = certificate
 
 
-class Deadline(t.Protocol):
-    """What bounds a wait: the engine's ``Wait`` (its ``remaining()`` raises once expired)."""
-
-    def remaining(self) -> float | None:
-        ...
-
-
-@dataclasses.dataclass(frozen=True)
-class TlsSettings:
+class TlsSettings(_record.Record, frozen=True):
     """What a TLS client needs; frozen, so that equal settings share one SSLContext."""
 
     ca_files: tuple[str, ...] = ()
     ca_path: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
-    key_password: str | None = dataclasses.field(default=None, repr=False)
+    key_password: str | None = _record.field(default=None, repr=False)
     verify: bool = True
     server_name: str | None = None
     min_version: str = "1.2"
@@ -195,7 +200,8 @@ def _load_ca_dir(ctx: ssl.SSLContext, path: str) -> None:
 
 
 def _load_client_cert(ctx: ssl.SSLContext, settings: TlsSettings) -> None:
-    cert, key = t.cast(str, settings.cert_file), t.cast(str, settings.key_file)
+    cert, key = settings.cert_file, settings.key_file
+    assert cert is not None and key is not None  # TlsSettings requires both or neither
     if "-----BEGIN CERTIFICATE-----" not in _read_pem(OPT_CERT, cert):
         raise TlsConfigError(OPT_CERT, f"{cert} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
     if "PRIVATE KEY-----" not in _read_pem(OPT_KEY, key):
@@ -266,8 +272,7 @@ def client_context(settings: TlsSettings) -> ssl.SSLContext:
 
 # -- what the peer said during the handshake (per connection) --------------------------
 
-@dataclasses.dataclass
-class _Seen:
+class _Seen(_record.Record):
     """Whether the peer asked for our certificate, and the alert it sent (a docstring also spares
     dataclasses an inspect.signature() at import)."""
 
@@ -276,7 +281,7 @@ class _Seen:
 
 
 _SEEN: weakref.WeakKeyDictionary[t.Any, _Seen] = weakref.WeakKeyDictionary()
-_SEEN_LOCK = threading.Lock()
+_SEEN_LOCK = _thread.allocate_lock()  # threading.Lock, without importing threading
 
 
 def _record_message(conn: t.Any, direction: str, _version: t.Any, content_type: t.Any, msg_type: t.Any,
@@ -382,7 +387,7 @@ def _fetch_certificate(settings: TlsSettings, name: str, wait: Deadline,
         sock = reconnect()
     except Exception:  # noqa: BLE001 - only for a better message
         return None
-    unverified = client_context(dataclasses.replace(settings, verify=False, ca_files=(), ca_path=None))
+    unverified = client_context(_record.replace(settings, verify=False, ca_files=(), ca_path=None))
     tls = unverified.wrap_socket(sock, server_hostname=name, do_handshake_on_connect=False)
     try:
         _drive(tls, wait)
@@ -595,11 +600,34 @@ def _escape(value: str) -> str:
     return out
 
 
+# A certificate time as OpenSSL prints it for getpeercert() (ASN1_TIME_print, always GMT):
+# "Jun  1 12:00:00 2027 GMT".
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_CERT_TIME = re.compile(f"({'|'.join(_MONTHS)}) +(\\d{{1,2}}) (\\d\\d):(\\d\\d):(\\d\\d) (\\d{{4}}) GMT\\Z")
+
+
+def cert_time_to_seconds(text: str) -> float:
+    """``ssl.cert_time_to_seconds``, which loads ``time.strptime``'s machinery (calendar, locale,
+    _strptime: about 3 ms, a tenth of a TLS check): OpenSSL's one format is read here, and
+    anything else is left to ``ssl`` (a unit test holds the two equal)."""
+    found = _CERT_TIME.match(text)
+    if found:
+        month, day, hour, minute, second, year = found.groups()
+        try:
+            when = datetime.datetime(int(year), _MONTHS.index(month) + 1, int(day), int(hour), int(minute),
+                                     int(second), tzinfo=datetime.timezone.utc)
+        except ValueError:  # a day or a second out of range: as ssl decides
+            pass
+        else:
+            return when.timestamp()
+    return float(ssl.cert_time_to_seconds(text))
+
+
 def _iso(text: str | None) -> tuple[str | None, float | None]:
     if not text:
         return None, None
     try:
-        seconds = float(ssl.cert_time_to_seconds(text))
+        seconds = cert_time_to_seconds(text)
     except ValueError:
         return None, None
     return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat(), seconds
@@ -607,7 +635,9 @@ def _iso(text: str | None) -> tuple[str | None, float | None]:
 
 def _san(kind: str, value: str) -> str:
     if kind == "IP Address":
-        import ipaddress  # only for a certificate naming an IP address
+        if ":" not in value:
+            return "IP:" + value.strip()  # IPv4: CPython prints it dotted, as ipaddress would (%d.%d.%d.%d)
+        import ipaddress  # an IPv6 address, printed in full by CPython: ipaddress compresses it
 
         try:
             return "IP:" + str(ipaddress.ip_address(value.strip()))
@@ -682,7 +712,7 @@ def session_facts(tls: ssl.SSLSocket, verified: bool) -> dict[str, t.Any]:
 
 
 __all__ = [
-    "MIN_VERSIONS", "PEER_SPEAKS_TLS_TEXT", "Deadline", "TlsConfigError", "TlsError", "TlsSettings",
+    "MIN_VERSIONS", "PEER_SPEAKS_TLS_TEXT", "TlsConfigError", "TlsError", "TlsSettings",
     "certificate_facts", "classify_read_error", "client_context", "closed_after_certificate_request", "handshake",
     "looks_like_tls", "probe_speaks_tls", "server_hostname", "session_facts",
 ]

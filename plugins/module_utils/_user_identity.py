@@ -16,9 +16,10 @@ Secrets: :class:`Identity` keeps its fields out of ``repr``; nothing here logs.
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 import typing as t
+
+from . import _record
 
 # PS3.8 table D.3-14, User Identity sub-item (A-ASSOCIATE-RQ), big endian:
 #   item-type 0x58 (1), reserved (1), item-length (2),
@@ -45,15 +46,14 @@ class IdentityError(ValueError):
     """The identity cannot be encoded (too long, wrong type); the text names no secret."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Identity:
+class Identity(_record.Record, frozen=True):
     """One user identity to send. ``primary``: the user name (UTF-8, types 1-2) or the
     ticket / assertion / token (types 3-5); ``secondary``: the passcode (type 2 only;
     b"" is a valid empty passcode)."""
 
     type: str
-    primary: bytes = dataclasses.field(repr=False)
-    secondary: bytes | None = dataclasses.field(default=None, repr=False)
+    primary: bytes = _record.field(repr=False)
+    secondary: bytes | None = _record.field(default=None, repr=False)
     positive_response: bool = False
 
     def __post_init__(self) -> None:

@@ -11,8 +11,7 @@ that asked (``calling_aet`` or ``-aet/--calling-aet``).
 
 from __future__ import annotations
 
-import dataclasses
-
+from . import _record
 from ._options import (
     _UID_RE,
     BY_NAME,
@@ -51,8 +50,7 @@ def _default(name: str) -> t.Any:
     return BY_NAME[name].default
 
 
-@dataclasses.dataclass(frozen=True)
-class EchoRequest:
+class EchoRequest(_record.Record, frozen=True):
     """One C-ECHO run. Timeouts are seconds; ``None`` means no limit. Defaults: the option table's."""
 
     host: str
@@ -76,14 +74,14 @@ class EchoRequest:
     tls_ca_path: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
-    tls_key_password: str | None = dataclasses.field(default=None, repr=False)
+    tls_key_password: str | None = _record.field(default=None, repr=False)
     tls_verify: bool = _default("tls_verify")
     tls_server_name: str | None = None
     tls_min_version: str = _default("tls_min_version")
     username: str | None = None
-    password: str | None = dataclasses.field(default=None, repr=False)
+    password: str | None = _record.field(default=None, repr=False)
     identity_type: str | None = None
-    identity_token: str | None = dataclasses.field(default=None, repr=False)
+    identity_token: str | None = _record.field(default=None, repr=False)
     identity_token_file: str | None = None
     identity_positive_response: bool = _default("identity_positive_response")
 
@@ -128,11 +126,11 @@ def validate(request: EchoRequest, names: t.Mapping[str, str] | None = None) -> 
     user reads the option they typed. Returns the request with the host's
     brackets stripped, ready for the engine.
     """
-    check({field.name: getattr(request, field.name) for field in dataclasses.fields(request)}, names)
+    check({name: getattr(request, name) for name in _record.fields(request)}, names)
     _check_secured(request, names or {})
     host = request.host
     if host.startswith("[") and host.endswith("]"):
-        return dataclasses.replace(request, host=host[1:-1])
+        return _record.replace(request, host=host[1:-1])
     return request  # frozen: the same request, not a copy of it
 
 

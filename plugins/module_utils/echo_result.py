@@ -10,9 +10,9 @@ Every result key the module documents (its RETURN block) is always present,
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 
+from . import _record
 from ._hints import hint_for
 
 # typing costs an import: the annotations are strings (PEP 563), read only by type checkers.
@@ -106,8 +106,7 @@ def _timing() -> dict[str, t.Any]:
     }
 
 
-@dataclasses.dataclass
-class EchoResult:
+class EchoResult(_record.Record):
     """What happened, filled in by the engine as the run goes."""
 
     name: str
@@ -117,12 +116,12 @@ class EchoResult:
     failure: Failure | None = None
     msg: str = ""
     status: int | None = None
-    echoes: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
-    association: dict[str, t.Any] = dataclasses.field(default_factory=_association)
-    accepted_contexts: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
-    rejected_contexts: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
-    peer: dict[str, t.Any] = dataclasses.field(default_factory=dict)
-    timing: dict[str, t.Any] = dataclasses.field(default_factory=_timing)
+    echoes: list[dict[str, t.Any]] = _record.field(default_factory=list)
+    association: dict[str, t.Any] = _record.field(default_factory=_association)
+    accepted_contexts: list[dict[str, t.Any]] = _record.field(default_factory=list)
+    rejected_contexts: list[dict[str, t.Any]] = _record.field(default_factory=list)
+    peer: dict[str, t.Any] = _record.field(default_factory=dict)
+    timing: dict[str, t.Any] = _record.field(default_factory=_timing)
     # How many runs it took (more than one only with retries, see echo_many).
     attempts: int = 1
     # With TLS: version, cipher, peer_certificate, verified (see _tls.session_facts); else None.
@@ -131,7 +130,7 @@ class EchoResult:
     user_identity: dict[str, t.Any] | None = None
     # What the user must hear though the run went on (an unverified peer): the module turns
     # them into Ansible warnings, the script into "W:" lines.
-    warnings: list[str] = dataclasses.field(default_factory=list)
+    warnings: list[str] = _record.field(default_factory=list)
     # Why the run failed, without the words that name the failure class ("cannot connect: "):
     # what a face prints in its own phrasing. Not a result key.
     cause: str = ""

@@ -80,3 +80,44 @@ def test_certificate_facts_from_decoded() -> None:
 def test_tls_error_is_one_line() -> None:
     error = _tls.TlsError(_tls.NOT_TLS, "TLS: x")
     assert error.kind == "not_tls" and str(error) == "TLS: x" and error.certificate is None
+
+
+def _cert_times() -> list[str]:
+    """OpenSSL's format for randomized instants (getpeercert(): "Jun  1 12:00:00 2027 GMT"), and odd texts."""
+    import random
+    import time
+
+    rng = random.Random(20261201)
+    texts = []
+    for _ in range(2000):
+        instant = time.gmtime(rng.randrange(0, 253402300800))  # 1970 to 9999, as X.509 GeneralizedTime allows
+        texts.append(time.strftime("%b %e %H:%M:%S %Y GMT", instant))
+    return texts + [
+        "Feb 29 00:00:00 2024 GMT", "Dec 31 23:59:59 9999 GMT", "Jan 01 00:00:00 1970 GMT", "Jun  1 12:00:00 2027 GMT",
+        "Feb 30 00:00:00 2024 GMT", "Jun  1 12:00:60 2027 GMT", "jun  1 12:00:00 2027 GMT", "Jun 1 12:00:00 2027",
+        "Jun  1 12:00:00 2027 UTC", "Foo  1 12:00:00 2027 GMT", "2027-06-01T12:00:00Z", "", "Jun  1 25:00:00 2027 GMT",
+    ]
+
+
+def test_cert_time_agrees_with_ssl() -> None:
+    """Ours reads OpenSSL's format without time.strptime; ssl.cert_time_to_seconds stays the authority."""
+    import ssl
+
+    for text in _cert_times():
+        try:
+            expected: object = float(ssl.cert_time_to_seconds(text))
+        except ValueError:
+            expected = ValueError
+        try:
+            got: object = _tls.cert_time_to_seconds(text)
+        except ValueError:
+            got = ValueError
+        assert got == expected, text
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "0.0.0.0", "255.255.255.255", "10.1.2.3",
+                                     "2001:DB8:0:0:0:0:0:1", "0:0:0:0:0:FFFF:7F00:1", "FE80:0:0:0:0:0:0:1"])
+def test_ip_san_as_ipaddress_writes_it(address: str) -> None:
+    import ipaddress
+
+    assert _tls._san("IP Address", address + "\n") == "IP:" + str(ipaddress.ip_address(address))

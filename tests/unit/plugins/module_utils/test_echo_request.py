@@ -91,6 +91,7 @@ def test_ae_title_accepted(value):
         ("transfer_syntaxes", ("1.2.3.",), "transfer_syntaxes: '1.2.3.' is not a valid UID"),
         ("transfer_syntaxes", ("abc",), "transfer_syntaxes: 'abc' is not a valid UID"),
         ("transfer_syntaxes", ("1.02.3",), "transfer_syntaxes: '1.02.3' is not a valid UID"),
+        ("transfer_syntaxes", ("1.2.840.10008.1.2\n",), "transfer_syntaxes: '1.2.840.10008.1.2\\n' is not a valid UID"),
         ("transfer_syntaxes", ("1." * 32 + "1",), f"transfer_syntaxes: {'1.' * 32 + '1'!r} is not a valid UID"),
         ("transfer_syntaxes", (IMPLICIT_VR_LE,) * 65, "transfer_syntaxes: must name at most 64 transfer syntaxes"),
         ("host", "", "host: must be a host name or an IP address"),
@@ -221,6 +222,8 @@ def test_label(request_, label):
         (None, False),
         ("pacs..example", False),
         ("pacs:104", False),
+        ("pacs\n", False),
+        ("pacs.example\n", False),
         ("x" * 254, False),
     ],
 )
