@@ -121,3 +121,14 @@ def test_ip_san_as_ipaddress_writes_it(address: str) -> None:
     import ipaddress
 
     assert _tls._san("IP Address", address + "\n") == "IP:" + str(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("name", ["pacs.example.org", "PACS-1.Example", "under_score.local", "pacs.", "127.0.0.1",
+                                  "::1", "fe80::1", "a" * 63 + ".example"])
+def test_wire_name_is_what_the_idna_codec_gives(name: str) -> None:
+    """ssl sends a str server_hostname through the idna codec; ours skips the codec for ASCII names."""
+    import ssl
+
+    wire = _tls._wire_name(name)
+    assert wire == name.encode("idna")
+    assert ssl.create_default_context()._encode_hostname(wire) == ssl.create_default_context()._encode_hostname(name)
