@@ -214,13 +214,19 @@ def as_dataclass(cls: type[Record]) -> type:
     """The dataclass of a record's declaration: what ``__dataclass_fields__`` and the tests use."""
     import dataclasses
 
-    declared = []
-    for name in cls._record_fields:
+    def spec(name: str) -> dict[str, t.Any]:
         spec: dict[str, t.Any] = {"repr": name in cls._record_shown}
         if name in cls._record_defaults:
             spec["default"] = cls._record_defaults[name]
         elif name in cls._record_factories:
             spec["default_factory"] = cls._record_factories[name]
-        declared.append((name, cls.__annotations__.get(name, "t.Any"), dataclasses.field(**spec)))
+        return spec
+
+    annotations: dict[str, t.Any] = {}
+    for klass in reversed(cls.__mro__):
+        annotations.update(klass.__dict__.get("__annotations__", {}))
     namespace = {"__post_init__": cls.__post_init__} if hasattr(cls, "__post_init__") else {}
+    # pylint does not see that these fields go to make_dataclass(): it is its documented use.
+    declared = [(name, annotations.get(name, "t.Any"), dataclasses.field(**spec(name)))  # pylint: disable=invalid-field-call
+                for name in cls._record_fields]
     return dataclasses.make_dataclass(cls.__name__, declared, frozen=cls._record_frozen, namespace=namespace)

@@ -201,7 +201,9 @@ def _load_ca_dir(ctx: ssl.SSLContext, path: str) -> None:
 
 def _load_client_cert(ctx: ssl.SSLContext, settings: TlsSettings) -> None:
     cert, key = settings.cert_file, settings.key_file
-    assert cert is not None and key is not None  # TlsSettings requires both or neither
+    if cert is None or key is None:  # TlsSettings already refuses one without the other
+        raise TlsConfigError(OPT_KEY if key is None else OPT_CERT, "a client certificate needs both its certificate"
+                             " and its private key")
     if "-----BEGIN CERTIFICATE-----" not in _read_pem(OPT_CERT, cert):
         raise TlsConfigError(OPT_CERT, f"{cert} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
     if "PRIVATE KEY-----" not in _read_pem(OPT_KEY, key):

@@ -54,7 +54,7 @@ RECORDS = _records()
 
 def _plain(values: dict[t.Any, t.Any]) -> dict[t.Any, t.Any]:
     """asdict() deep-copies a bare object() sentinel (Option's "same as the default") into a new one."""
-    return {key: "<sentinel>" if type(value) is object else value for key, value in values.items()}
+    return {key: "<sentinel>" if value.__class__ is object else value for key, value in values.items()}
 
 
 def test_every_record_has_a_sample() -> None:

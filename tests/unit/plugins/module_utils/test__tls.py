@@ -89,7 +89,7 @@ def _cert_times() -> list[str]:
 
     rng = random.Random(20261201)
     texts = []
-    for _ in range(2000):
+    for _count in range(2000):
         instant = time.gmtime(rng.randrange(0, 253402300800))  # 1970 to 9999, as X.509 GeneralizedTime allows
         texts.append(time.strftime("%b %e %H:%M:%S %Y GMT", instant))
     return texts + [
