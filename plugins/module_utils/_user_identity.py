@@ -17,9 +17,13 @@ Secrets: :class:`Identity` keeps its fields out of ``repr``; nothing here logs.
 from __future__ import annotations
 
 import struct
-import typing as t
 
 from . import _record
+
+# typing costs an import: the annotations are strings (PEP 563), read only by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
 
 # PS3.8 table D.3-14, User Identity sub-item (A-ASSOCIATE-RQ), big endian:
 #   item-type 0x58 (1), reserved (1), item-length (2),
