@@ -8,9 +8,14 @@ module against real peers.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
+import sys
 import typing as t
+import zipfile
+import zipimport
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -530,10 +535,10 @@ def test_targets_msg(total, required_total, failed_required, failed_optional, ms
 
 
 def test_documentation_matches_the_argument_spec():
-    """Every option, suboption, type and default in DOCUMENTATION is in the spec, and back."""
+    """Every option, suboption, type and default in DOCUMENTATION (the sidecar echo.yml) is in the spec, and back."""
     import yaml
 
-    doc = yaml.safe_load(echo.DOCUMENTATION)["options"]
+    doc = yaml.safe_load(Path(echo.__file__).with_suffix(".yml").read_text())["DOCUMENTATION"]["options"]
     spec = echo.argument_spec()
 
     def compare(doc_options, spec_options, where):
@@ -615,3 +620,66 @@ def test_unverified_peer_warns(run, monkeypatch):
     failed, result = run({"host": "pacs", "tls": True, "tls_verify": False})
     assert not failed and result["_warnings"] == ["TLS: the peer's certificate was not verified"]
     assert "warnings" not in result or result["warnings"] == []
+
+
+# -- imports from the AnsiballZ zip ---------------------------------------------------------------
+
+
+@pytest.fixture
+def zipped(tmp_path):
+    """A zip on sys.path holding the package ``zpkg``, as AnsiballZ holds the collection; undone after."""
+    archive = tmp_path / "payload.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("zpkg/__init__.py", "")
+        zf.writestr("zpkg/mod.py", "VALUE = 1\n")
+        zf.writestr("zpkg/sub/__init__.py", "")
+        # zipimporter tries compiled code first; a stale .pyc (bad magic) falls back to the source.
+        zf.writestr("zpkg/stale.pyc", b"\0\0\0\0" + b"\0" * 12)
+        zf.writestr("zpkg/stale.py", "VALUE = 2\n")
+    before = dict(sys.modules)
+    sys.path.insert(0, str(archive))
+    try:
+        yield archive
+    finally:
+        sys.path.remove(str(archive))
+        for name in set(sys.modules) - set(before):
+            del sys.modules[name]
+        for key in [key for key in sys.path_importer_cache if key.startswith(str(archive))]:
+            del sys.path_importer_cache[key]
+
+
+def test_compile_once_importer_names_modules_as_zipimporter_does(zipped):
+    path = str(zipped / "zpkg")
+    plain, ours = zipimport.zipimporter(path), echo.CompileOnceImporter(path)
+    for name in ("zpkg.mod", "zpkg.sub", "zpkg.stale"):
+        assert ours.get_filename(name) == plain.get_filename(name), name
+    with pytest.raises(zipimport.ZipImportError):
+        ours.get_filename("zpkg.missing")
+
+
+def test_compile_once_importer_compiles_a_module_once(zipped, monkeypatch):
+    compiled = []
+    real_compile = builtins.compile
+
+    def counting(source, filename, *args, **kwargs):
+        compiled.append(str(filename))
+        return real_compile(source, filename, *args, **kwargs)
+
+    import zpkg  # from the zip
+
+    path = zpkg.__path__[0]
+    expected = zipimport.zipimporter(path).get_filename("zpkg.mod")
+    sys.path_importer_cache[path] = echo.CompileOnceImporter(path)
+    monkeypatch.setattr(builtins, "compile", counting)
+    import zpkg.mod
+
+    monkeypatch.undo()
+    assert zpkg.mod.VALUE == 1 and zpkg.mod.__file__ == expected
+    assert compiled == [expected]
+
+
+def test_compile_engine_once_leaves_an_engine_on_disk_alone():
+    before = dict(sys.path_importer_cache)
+    echo.compile_engine_once()
+    assert not any(isinstance(importer, echo.CompileOnceImporter) for importer in sys.path_importer_cache.values()
+                   if importer not in before.values())
