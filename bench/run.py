@@ -25,7 +25,7 @@ What is measured, all on loopback:
 * an association in-process (``run_echo``: connect, associate, echo, release): median and
   99th percentile, and a raw-socket exchange of the same bytes as the floor.
 * the module over many live endpoints (one task, ``targets``), ``result_detail`` full and
-  brief, against bench/fleet_scp.py (one asyncio process serving every port, so that the
+  brief, against bench/fleet_scp.py (one process, one selector loop serving every port, so that the
   peers' CPU is not what is measured).
 * ad hoc, one module run per host (``ansible all -m dicom.network.echo``) against the
   same with ``ansible.builtin.ping``, the no-op module.
