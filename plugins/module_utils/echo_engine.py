@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 
 from . import _dul_codec as codec
-from ._hints import hint_for
 from ._pdu_channel import (
     UNLIMITED_PDATA_CAP,
     ChannelError,
@@ -41,6 +40,7 @@ from .echo_result import (
     UNREACHABLE,
     EchoResult,
     Failure,
+    hint_for,
 )
 
 # typing costs an import: the annotations are strings (PEP 563), read only by type checkers.

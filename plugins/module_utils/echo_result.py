@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 
 from . import _record
-from ._hints import hint_for
 
 # typing costs an import: the annotations are strings (PEP 563), read only by type checkers.
 TYPE_CHECKING = False
@@ -191,6 +190,14 @@ class EchoResult(_record.Record):
         if not self.ok and self.failure is not None:
             data["hint"] = self.hint or hint_for(data)
         return data
+
+
+def hint_for(result: t.Mapping[str, t.Any], **aets: str | None) -> str | None:
+    """:func:`_hints.hint_for`, imported on the first failure: a run that succeeds has no hint, and
+    a module run compiles every module it imports from Ansible's zip (_hints is ~23 KB of source)."""
+    from ._hints import hint_for as hint
+
+    return hint(result, **aets)
 
 
 def _copy(value: t.Any) -> t.Any:

@@ -4,6 +4,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from ansible_collections.dicom.network.plugins.module_utils.echo_result import (
@@ -133,3 +137,20 @@ def test_every_failed_result_has_a_hint_and_success_none(failure):
     ok = EchoResult(name="pacs:104", host="pacs", port=104)
     ok.ok = True
     assert ok.as_dict()["hint"] is None
+
+
+def test_hints_are_imported_on_failure_only():
+    # Every module run compiles what it imports from Ansible's zip: a run that succeeds has no
+    # hint, so the engine must not load _hints until a run fails.
+    package = "ansible_collections.dicom.network.plugins.module_utils"
+    code = (
+        "import sys\n"
+        f"from {package} import echo_engine, echo_many\n"
+        f"from {package}.echo_request import EchoRequest\n"
+        f"before = '{package}._hints' in sys.modules\n"
+        "result = echo_engine.run_echo(EchoRequest(host='127.0.0.1', port=0))\n"
+        f"print(before, '{package}._hints' in sys.modules, result.failure.value, bool(result.hint))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}).stdout.split()
+    assert out == ["False", "True", "usage", "True"]

@@ -30,6 +30,7 @@ except ImportError:  # ansible-core < 2.19: the module reads its arguments from 
         with mock.patch.object(basic, "_ANSIBLE_ARGS", payload):
             yield
 
+from ansible_collections.dicom.network.plugins.module_utils import _echo_module as backend
 from ansible_collections.dicom.network.plugins.module_utils.echo_request import (
     EXPLICIT_VR_BE,
     EXPLICIT_VR_LE,
@@ -109,8 +110,8 @@ class FakeEngine:
 @pytest.fixture
 def engine(monkeypatch):
     fake = FakeEngine()
-    monkeypatch.setattr(echo, "run_with_retries", fake.run_with_retries)
-    monkeypatch.setattr(echo, "run_many", fake.run_many)
+    monkeypatch.setattr(backend, "run_with_retries", fake.run_with_retries)
+    monkeypatch.setattr(backend, "run_many", fake.run_many)
     return fake
 
 
@@ -319,8 +320,8 @@ def test_check_mode_runs_the_check(run, engine, check_mode):
 
 
 def test_missing_pynetdicom(run, engine, monkeypatch):
-    monkeypatch.setattr(echo, "PYNETDICOM_IMPORT_ERROR", ImportError("No module named 'pynetdicom'"))
-    monkeypatch.setattr(echo, "PYNETDICOM_TRACEBACK", "Traceback ...")
+    monkeypatch.setattr(backend, "PYNETDICOM_IMPORT_ERROR", ImportError("No module named 'pynetdicom'"))
+    monkeypatch.setattr(backend, "PYNETDICOM_TRACEBACK", "Traceback ...")
     failed, result = run({"host": "127.0.0.1"})
     assert failed
     assert "Failed to import the required Python library (pynetdicom)" in result["msg"]
@@ -329,7 +330,7 @@ def test_missing_pynetdicom(run, engine, monkeypatch):
 
 
 def test_missing_pynetdicom_with_targets(run, engine, monkeypatch):
-    monkeypatch.setattr(echo, "PYNETDICOM_IMPORT_ERROR", ImportError("No module named 'pynetdicom'"))
+    monkeypatch.setattr(backend, "PYNETDICOM_IMPORT_ERROR", ImportError("No module named 'pynetdicom'"))
     failed, result = run({"targets": [{"host": "127.0.0.1"}]})
     assert failed
     assert "pynetdicom" in result["msg"]
@@ -531,7 +532,7 @@ def test_targets_msg(total, required_total, failed_required, failed_optional, ms
             out.append(result)
         return out
 
-    assert echo.targets_msg(total, required_total, results(failed_required), results(failed_optional)) == msg
+    assert backend.targets_msg(total, required_total, results(failed_required), results(failed_optional)) == msg
 
 
 def test_documentation_matches_the_argument_spec():
@@ -539,7 +540,7 @@ def test_documentation_matches_the_argument_spec():
     import yaml
 
     doc = yaml.safe_load(Path(echo.__file__).with_suffix(".yml").read_text())["DOCUMENTATION"]["options"]
-    spec = echo.argument_spec()
+    spec = backend.argument_spec()
 
     def compare(doc_options, spec_options, where):
         assert set(doc_options) == set(spec_options), where
@@ -579,7 +580,7 @@ def test_tls_and_identity_options_reach_the_engine(run, engine):
 
 
 def test_secrets_are_no_log():
-    spec = echo.argument_spec()
+    spec = backend.argument_spec()
     for name in ("tls_key_password", "password", "identity_token"):
         assert spec[name]["no_log"] is True and spec["targets"]["options"][name]["no_log"] is True
 
@@ -616,7 +617,7 @@ def test_unverified_peer_warns(run, monkeypatch):
         result.warnings.append("TLS: the peer's certificate was not verified")
         return result
 
-    monkeypatch.setattr(echo, "run_with_retries", unverified)
+    monkeypatch.setattr(backend, "run_with_retries", unverified)
     failed, result = run({"host": "pacs", "tls": True, "tls_verify": False})
     assert not failed and result["_warnings"] == ["TLS: the peer's certificate was not verified"]
     assert "warnings" not in result or result["warnings"] == []
