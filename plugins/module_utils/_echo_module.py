@@ -197,12 +197,14 @@ def _targets_result(results, required, elapsed_ms, detail="full"):
 
 
 def _invocation(params):
-    """The module arguments as the result's ``invocation`` shows them, each target with only the
-    sub-options it sets: Ansible would list all ~30 of every target, most of them None (the
-    task's value), 640 KB for 1,000 targets, scrubbed for secrets and carried back for nothing.
-    Secrets are still masked: Ansible scrubs the whole result, this included."""
-    args = dict(params)
-    args["targets"] = [{k: v for k, v in target.items() if v is not None} for target in params["targets"]]
+    """The module arguments as the result's ``invocation`` shows them: those the task sets (not
+    None), and each target with only the sub-options it sets. Ansible would list all ~35 options,
+    most of them None, and every target's ~30 (640 KB for 1,000 targets), each scrubbed for
+    secrets, encoded, decoded and carried back for nothing. Secrets are still masked: Ansible
+    scrubs the whole result, this included."""
+    args = {name: value for name, value in params.items() if value is not None}
+    if params.get("targets") is not None:
+        args["targets"] = [{k: v for k, v in target.items() if v is not None} for target in params["targets"]]
     return {"module_args": args}
 
 
@@ -265,6 +267,7 @@ def run_module(module: t.Any, missing_pynetdicom: str) -> None:
     if single:
         result = run_with_retries(requests[0], params["retries"], params["retry_delay"])
         data = _public(result)
+        data["invocation"] = _invocation(params)
         _warn(module, [result], named=False)
         if not result.ok:
             module.fail_json(msg=result.msg, changed=False, **data)

@@ -9,9 +9,11 @@ in the order of the requests, whatever order the peers answered in.
 
 from __future__ import annotations
 
+import _thread
 import time
 
 from ._options import MAX_CONCURRENCY
+from ._pdu_channel import TakingTurns, waiting
 from .echo_engine import run_echo
 from .echo_request import EchoRequest
 from .echo_result import EchoResult, Failure
@@ -36,7 +38,8 @@ def run_with_retries(
     result = run_echo(request, names)
     attempts = 1
     while not result.ok and attempts <= retries and _worth_retrying(result):
-        time.sleep(delay)
+        with waiting():
+            time.sleep(delay)
         result = run_echo(request, names)
         attempts += 1
     result.attempts = attempts
@@ -63,5 +66,11 @@ def run_many(
     # Imported here: a single-target run (the module with `host`) needs no thread pool.
     import concurrent.futures
 
+    turn = _thread.allocate_lock()
+
+    def run(request: EchoRequest) -> EchoResult:
+        with TakingTurns(turn):
+            return run_with_retries(request, retries, delay, names)
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dicom-echo") as pool:
-        return list(pool.map(lambda r: run_with_retries(r, retries, delay, names), requests))
+        return list(pool.map(run, requests))

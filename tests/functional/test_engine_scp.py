@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+
 from conftest import ALL_TS, wait_for
 
 from ansible_collections.dicom.network.plugins.module_utils.echo_engine import run_echo
+from ansible_collections.dicom.network.plugins.module_utils.echo_many import run_many
+from ansible_collections.dicom.network.plugins.module_utils.echo_request import EchoRequest
+from ansible_collections.dicom.network.plugins.module_utils.echo_result import EchoResult, Failure
 
 
 def test_success_reports_everything(start_scp):
@@ -83,3 +89,29 @@ def test_ipv6_loopback(start_scp):
     result = run_echo(scp.request(host="::1"))
     assert result.ok, result.msg
     assert result.peer["address"] == "::1"
+
+
+def test_many_targets_take_turns_and_a_silent_peer_holds_up_no_one(start_scp):
+    # run_many's threads take turns at running Python (_pdu_channel.TakingTurns): one that waits on
+    # a peer gives its turn away. A silent peer (it accepts, never answers) must hold up only its
+    # own run: the other runs are answered, released and reported while it still waits.
+    scp = start_scp()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    requests = [EchoRequest(host="127.0.0.1", port=silent.getsockname()[1], name="silent", acse_timeout=5.0)]
+    requests += [scp.request(name=f"scp{i}", repeat=3) for i in range(30)]
+    done: list[list[EchoResult]] = []
+    worker = threading.Thread(target=lambda: done.append(run_many(requests, concurrency=2)), daemon=True)
+    try:
+        worker.start()
+        assert wait_for(lambda: scp.seen.released == 30, seconds=4.5)
+        assert not done, "the other runs waited for the silent peer"
+        worker.join(20)
+    finally:
+        silent.close()
+    [results] = done
+    assert [r.name for r in results] == [r.name for r in requests]
+    assert results[0].failure is Failure.ASSOCIATION and "ACSE" in results[0].msg, results[0].msg
+    assert all(r.ok and [e["status"] for e in r.echoes] == [0, 0, 0] for r in results[1:])
+    assert sorted(scp.seen.echo_message_ids) == [1] * 30 + [2] * 30 + [3] * 30

@@ -1,12 +1,16 @@
 # Copyright: (c) 2026, dicom.network contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Many targets and retries (echo_many), with a fake engine: which failures are tried again, and order."""
+"""Many targets and retries (echo_many), with a fake engine: which failures are tried again, order, turns."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
-from ansible_collections.dicom.network.plugins.module_utils import echo_many
+from ansible_collections.dicom.network.plugins.module_utils import _pdu_channel, echo_many
+from ansible_collections.dicom.network.plugins.module_utils._pdu_channel import TakingTurns, waiting
 from ansible_collections.dicom.network.plugins.module_utils.echo_request import EchoRequest
 from ansible_collections.dicom.network.plugins.module_utils.echo_result import EchoResult, Failure
 
@@ -63,3 +67,57 @@ def test_run_many_keeps_the_order(monkeypatch, concurrency):
 
 def test_run_many_of_nothing():
     assert echo_many.run_many([], concurrency=4) == []
+
+
+def test_waiting_outside_a_pool_changes_nothing():
+    with waiting(), waiting():
+        pass
+
+
+def test_taking_turns_one_thread_runs_at_a_time_and_waiting_gives_the_turn_away():
+    turn = threading.Lock()
+    running, overlaps, order = [0], [], []
+
+    def job(name: str) -> None:
+        with TakingTurns(turn):
+            for step in range(3):
+                running[0] += 1
+                overlaps.append(running[0])
+                order.append((name, step))
+                running[0] -= 1
+                with waiting(), waiting():  # nested: the inner one leaves the turn alone
+                    time.sleep(0.05)
+            assert turn.locked()  # held again after every wait
+
+    threads = [threading.Thread(target=job, args=(name,)) for name in "abc"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert max(overlaps) == 1 and len(order) == 9
+    # Each thread gave its turn away while it slept: the others ran in between (three blocks of
+    # one thread each would mean a sleeping thread kept its turn).
+    names = [name for name, _step in order]
+    assert names not in ([n] * 3 + [m] * 3 + [o] * 3 for n in "abc" for m in "abc" for o in "abc")
+    assert not turn.locked()
+
+
+def test_run_many_takes_turns(monkeypatch):
+    # The engine runs of a pool hold the turn; none runs at the same time as another.
+    inside, overlaps = [0], []
+
+    def engine(request, names=None):
+        assert _pdu_channel._TURNS.get(threading.get_ident()) is not None
+        inside[0] += 1
+        overlaps.append(inside[0])
+        inside[0] -= 1
+        with waiting():
+            time.sleep(0.001)
+        result = EchoResult(name=request.label, host=request.host, port=request.port)
+        result.ok = True
+        return result
+
+    monkeypatch.setattr(echo_many, "run_echo", engine)
+    results = echo_many.run_many([EchoRequest(host="127.0.0.1", port=1000 + i) for i in range(40)], concurrency=8)
+    assert all(r.ok for r in results) and max(overlaps) == 1
+    assert not _pdu_channel._TURNS
