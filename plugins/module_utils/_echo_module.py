@@ -286,4 +286,3 @@ def run_module(module: t.Any, missing_pynetdicom: str) -> None:
     if failed_optional:
         module.warn(f"{_plural(len(failed_optional), 'optional target')} failed: {_listing(failed_optional)}")
     module.exit_json(msg=msg, changed=False, **data)
-
