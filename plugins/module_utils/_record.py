@@ -81,6 +81,7 @@ class Record:
     # Per record class, set by __init_subclass__: the fields in order, their defaults and
     # default factories, those repr shows, whether instances are frozen.
     _record_fields: tuple[str, ...] = ()
+    _record_field_set: frozenset[str] = frozenset()
     _record_defaults: dict[str, t.Any] = {}
     _record_factories: dict[str, t.Callable[[], t.Any]] = {}
     _record_shown: tuple[str, ...] = ()
@@ -120,6 +121,7 @@ class Record:
             elif defaults or factories:
                 raise TypeError(f"non-default argument {name!r} follows default argument")
         cls._record_fields = tuple(names)
+        cls._record_field_set = frozenset(names)  # for __init__'s keyword check (a record may have ~30)
         cls._record_defaults = defaults
         cls._record_factories = factories
         cls._record_shown = tuple(name for name in names if name not in hidden)
@@ -143,7 +145,7 @@ class Record:
         for name, value in kwargs.items():
             if name in values:
                 raise TypeError(f"{cls.__qualname__}.__init__() got multiple values for argument {name!r}")
-            if name not in cls._record_fields:
+            if name not in cls._record_field_set:
                 raise TypeError(f"{cls.__qualname__}.__init__() got an unexpected keyword argument {name!r}")
             values[name] = value
         if len(values) < len(names):

@@ -8,6 +8,7 @@ import dataclasses
 
 import pytest
 
+from ansible_collections.dicom.network.plugins.module_utils import _record, echo_request
 from ansible_collections.dicom.network.plugins.module_utils.echo_request import (
     DEFAULT_TRANSFER_SYNTAXES,
     EXPLICIT_VR_BE,
@@ -229,3 +230,20 @@ def test_label(request_, label):
 )
 def test_host_problem(value, ok):
     assert (host_problem(value) is None) is ok
+
+
+def test_a_checked_request_is_not_checked_again(monkeypatch):
+    # The module checks every target before the first is sent; the engine must not check again.
+    checked = validate(EchoRequest(host="[::1]", port=104))
+    assert checked.host == "::1" and validate(checked) is checked
+    assert checked == EchoRequest(host="::1", port=104) and "_checked" not in repr(checked)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("checked again")
+
+    monkeypatch.setattr(echo_request, "check", refuse)
+    assert validate(checked) is checked
+    monkeypatch.undo()
+    # A changed copy is a new request, checked as any other.
+    with pytest.raises(RequestError, match="port"):
+        validate(_record.replace(checked, port=0))
