@@ -63,8 +63,8 @@ from ansible_collections.dicom.network.plugins.module_utils.echo_request import 
 
 RESULTS = ROOT / "bench" / "results"
 SIZES = {
-    "full": {"runs": 15, "repeat": 1000, "tool_repeat": 40, "associations": 300, "fleet": 1000, "fleet_rounds": 3,
-             "role_rounds": 3, "adhoc_hosts": 40, "adhoc_forks": 20, "adhoc_rounds": 3},
+    "full": {"runs": 15, "repeat": 1000, "tool_repeat": 40, "associations": 300, "fleet": 1000, "fleet_rounds": 5,
+             "role_rounds": 3, "adhoc_hosts": 40, "adhoc_forks": 20, "adhoc_rounds": 5},
     "smoke": {"runs": 2, "repeat": 20, "tool_repeat": 3, "associations": 10, "fleet": 20, "fleet_rounds": 1,
               "role_rounds": 1, "adhoc_hosts": 3, "adhoc_forks": 3, "adhoc_rounds": 1},
 }
