@@ -13,12 +13,10 @@ worker on the controller, the text is never copied.
 from __future__ import annotations
 
 import os
-import tempfile
 
 from ansible.plugins.action import ActionBase
 
-# The mode of each file written (before: the role's python -c script chmod'ed 0644).
-FILE_MODE = 0o644
+from ansible_collections.dicom.network.plugins.module_utils._monitoring import write_textfile
 
 
 class ActionModule(ActionBase):
@@ -45,32 +43,13 @@ class ActionModule(ActionBase):
             result["msg"] = f"{len(paths)} file(s) not written in check mode"
             return result
         for path, content in files.items():
-            problem = _write(path, content)
-            if problem:
-                result.update(failed=True, msg=problem)
+            try:
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+                # In one step, mode 0644, no temporary file left behind: as --prometheus-file.
+                write_textfile(path, content)
+            except OSError as exc:
+                result.update(failed=True, msg=f"cannot write {path}: {exc.strerror or exc}")
                 return result
             result["changed"] = True
         result["msg"] = f"wrote {', '.join(paths)}"
         return result
-
-
-def _write(path: str, content: str) -> str | None:
-    """Write ``content`` to ``path`` (its directory made if missing) in one step: readers see
-    the old file or the new one, never half of it. Returns why it could not, or None."""
-    directory = os.path.dirname(path) or "."
-    temporary = None
-    try:
-        os.makedirs(directory, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".dicom-verify-", suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(content)
-        os.chmod(temporary, FILE_MODE)
-        os.replace(temporary, path)
-        return None
-    except OSError as exc:
-        if temporary is not None:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
-        return f"cannot write {path}: {exc.strerror or exc}"
