@@ -21,6 +21,7 @@ from __future__ import annotations
 import _thread
 import enum
 import errno
+import os
 import select
 import socket
 import struct
@@ -68,43 +69,166 @@ _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 # while it waits on the network. Threads that all run at once fight over the GIL at every
 # system call (each send, recv and poll releases it and another runnable thread takes it): on
 # 2 cores, 1,000 loopback associations at concurrency 16 cost over twice the CPU of one at a
-# time. Every wait of a run is wrapped in waiting(); a thread outside a pool has no turn, and
-# waiting() does nothing for it.
-_TURNS: dict[int, t.Any] = {}  # thread ident -> the turn (a lock) the thread holds while it runs
+# time. A thread that waits on its socket hands the turn straight to a thread that can run;
+# when none can, the thread with the turn polls every waiting socket of the pool at once, as
+# an event loop would, and hands the turn to the first that is ready: no thread wakes up
+# unless it is given the turn, and when it is the poller's own socket, no thread switch at
+# all. Every other wait of a run (connect, resolve, TLS handshake, retry sleep) is wrapped in
+# waiting(); a thread outside a pool has no turn, and waiting() does nothing for it.
+_TURNS: dict[int, Turns] = {}  # thread ident -> the turns of the pool the thread runs in
+
+
+class _Sleeper:
+    """A thread blocked until it is given the turn: on ``lock``, which is held until then."""
+
+    __slots__ = ("fd", "fired", "lock", "ready", "until")
+
+    def __init__(self, fd: int = -1, until: float | None = None) -> None:
+        self.fd = fd
+        self.until = until
+        self.fired = False  # its wait is over: ``ready`` (the socket) or the time ran out
+        self.ready = False
+        self.lock = _thread.allocate_lock()
+        self.lock.acquire()
+
+
+class Turns:
+    """The turn of one pool's threads: one of them runs Python at a time (see above).
+
+    ``take()`` blocks until the calling thread holds the turn, ``give()`` passes it on, and
+    ``wait_for()`` is a socket wait of the thread that holds it. The sockets and the poll
+    object are only touched by the thread holding the turn; the queue of threads ready to
+    run is shared with the threads calling ``take()``, under ``_mutex``.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = _thread.allocate_lock()
+        self.held = False  # some thread holds the turn (running, or polling for everyone)
+        self._queue: list[_Sleeper] = []  # threads ready to run, in the order they got ready
+        self._polling = False  # the holder is in poll(): a thread queueing writes to _wake_w
+        self._sleepers: dict[int, _Sleeper] = {}  # fd -> the thread waiting on it
+        self._poll = select.poll()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        self._poll.register(self._wake_r, select.POLLIN)
+
+    def close(self) -> None:
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    def take(self) -> None:
+        """Until the calling thread holds the turn (it does not hold it yet)."""
+        with self._mutex:
+            if not self.held:
+                self.held = True
+                return
+            me = _Sleeper()
+            self._queue.append(me)
+            polling = self._polling
+        if polling:
+            try:
+                os.write(self._wake_w, b"\0")
+            except BlockingIOError:  # the pipe is full: the poller is woken already
+                pass
+        me.lock.acquire()
+
+    def give(self) -> None:
+        """The holder stops running: the turn goes to the next ready thread, else to a thread
+        waiting on its socket (to poll for everyone), else to whichever thread takes it."""
+        with self._mutex:
+            nxt = self._queue.pop(0) if self._queue else None
+            if nxt is None:
+                nxt = next(iter(self._sleepers.values()), None)
+                if nxt is None:
+                    self.held = False
+                    return
+        nxt.lock.release()
+
+    def wait_for(self, fd: int, event: int, until: float | None) -> bool:
+        """The holder waits until ``fd`` is ready for ``event`` (True) or ``until`` passes (False);
+        it holds the turn again when this returns."""
+        me = _Sleeper(fd, until)
+        self._sleepers[fd] = me
+        self._poll.register(fd, event)
+        try:
+            while not me.fired:
+                with self._mutex:
+                    nxt = self._queue.pop(0) if self._queue else None
+                    self._polling = nxt is None
+                if nxt is None:
+                    self._poll_once(me)
+                else:
+                    nxt.lock.release()
+                    me.lock.acquire()  # given the turn back: our wait is over, or we poll
+            return me.ready
+        finally:
+            if self._sleepers.get(fd) is me:
+                self._forget(me)
+
+    def _poll_once(self, me: _Sleeper) -> None:
+        """One poll of every waiting socket: the threads whose wait is over are queued, but
+        ``me`` (the poller) goes on at once."""
+        now = time.monotonic()
+        untils = [s.until for s in self._sleepers.values() if s.until is not None]
+        timeout = None if not untils else max(0.0, min(untils) - now) * 1000.0
+        try:
+            events = self._poll.poll(timeout)  # EINTR is retried with the time left (PEP 475)
+        finally:
+            with self._mutex:
+                self._polling = False
+        now = time.monotonic()
+        over: list[_Sleeper] = []
+        for fd, _event in events:
+            if fd == self._wake_r:
+                os.read(self._wake_r, 512)  # a thread queued itself: the loop in wait_for runs it
+            elif fd in self._sleepers:
+                sleeper = self._sleepers[fd]
+                sleeper.ready = True
+                over.append(sleeper)
+        over += [s for s in self._sleepers.values() if not s.ready and s.until is not None and s.until <= now]
+        for sleeper in over:
+            sleeper.fired = True
+            self._forget(sleeper)
+        with self._mutex:
+            self._queue += [s for s in over if s is not me]
+
+    def _forget(self, sleeper: _Sleeper) -> None:
+        del self._sleepers[sleeper.fd]
+        self._poll.unregister(sleeper.fd)
 
 
 class TakingTurns:
-    """``with TakingTurns(turn):`` the current thread runs only while it holds ``turn`` (a lock)."""
+    """``with TakingTurns(turns):`` the current thread runs only while it holds the turn."""
 
-    __slots__ = ("turn",)
+    __slots__ = ("turns",)
 
-    def __init__(self, turn: t.Any) -> None:
-        self.turn = turn
+    def __init__(self, turns: Turns) -> None:
+        self.turns = turns
 
     def __enter__(self) -> None:
-        self.turn.acquire()
-        _TURNS[_thread.get_ident()] = self.turn
+        self.turns.take()
+        _TURNS[_thread.get_ident()] = self.turns
 
     def __exit__(self, *exc_info: object) -> None:
         del _TURNS[_thread.get_ident()]
-        self.turn.release()
+        self.turns.give()
 
 
 class waiting:  # noqa: N801 - a statement: ``with waiting():``
     """``with waiting():`` around a call that waits on the network (or sleeps): the thread's turn,
     if it takes turns, is another thread's meanwhile. Nested, the inner one does nothing."""
 
-    __slots__ = ("turn",)
+    __slots__ = ("turns",)
 
     def __enter__(self) -> None:
-        self.turn = _TURNS.pop(_thread.get_ident(), None)
-        if self.turn is not None:
-            self.turn.release()
+        self.turns = _TURNS.pop(_thread.get_ident(), None)
+        if self.turns is not None:
+            self.turns.give()
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.turn is not None:
-            self.turn.acquire()
-            _TURNS[_thread.get_ident()] = self.turn
+        if self.turns is not None:
+            self.turns.take()
+            _TURNS[_thread.get_ident()] = self.turns
 
 
 class ChannelError(Exception):
@@ -253,9 +377,12 @@ def connect(addresses: list[tuple[t.Any, ...]], wait: Wait) -> socket.socket:
     for family, kind, proto, _canon, sockaddr in addresses:
         sock = socket.socket(family, kind, proto)
         try:
-            sock.settimeout(wait.remaining())
-            with waiting():
+            turns = _TURNS.get(_thread.get_ident())
+            if turns is None:
+                sock.settimeout(wait.remaining())
                 sock.connect(sockaddr)
+            else:
+                _connect_taking_turns(sock, sockaddr, wait, turns)
         except TimeoutError:
             sock.close()
             raise WaitExpired(wait.cause, wait.seconds) from None
@@ -275,6 +402,21 @@ def connect(addresses: list[tuple[t.Any, ...]], wait: Wait) -> socket.socket:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
     raise last or ConnectFailed("unreachable", "the host name resolved to no address")
+
+
+def _connect_taking_turns(sock: socket.socket, sockaddr: t.Any, wait: Wait, turns: Turns) -> None:
+    """``sock.connect`` without blocking: the thread waits for the socket like any other wait
+    of the pool, and leaves the socket as the blocking connect would (timeout mode)."""
+    remaining = wait.remaining()
+    sock.setblocking(False)
+    code = sock.connect_ex(sockaddr)
+    if code in (errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK):
+        if not turns.wait_for(sock.fileno(), select.POLLOUT, wait.until):
+            raise TimeoutError
+        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if code:
+        raise OSError(code, os.strerror(code))
+    sock.settimeout(remaining)
 
 
 class PduChannel:
@@ -315,9 +457,12 @@ class PduChannel:
     def _await(self, event: int, wait: Wait) -> None:
         """Until the (non-blocking) socket is ready for ``event``, at most what is left of ``wait``."""
         remaining = wait.remaining()  # raises WaitExpired once it has run out
-        self._poller.modify(self.sock, event)
-        # poll() takes milliseconds; EINTR is retried with the time left (PEP 475).
-        with waiting():
+        turns = _TURNS.get(_thread.get_ident())
+        if turns is not None:
+            ready = turns.wait_for(self.sock.fileno(), event, wait.until)
+        else:
+            self._poller.modify(self.sock, event)
+            # poll() takes milliseconds; EINTR is retried with the time left (PEP 475).
             ready = self._poller.poll(None if remaining is None else remaining * 1000.0)
         if not ready:
             raise WaitExpired(wait.cause, wait.seconds)

@@ -2,18 +2,19 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Many targets in one call: the engine's runs spread over a bounded pool.
 
-Each run is synchronous and owns one socket, so a plain thread pool is
-enough: the threads sleep in ``recv`` while peers answer. Results come back
-in the order of the requests, whatever order the peers answered in.
+Each run is synchronous and owns one socket: up to ``concurrency`` threads run them,
+taking turns at running Python (``_pdu_channel.Turns``): a thread whose peer has not
+answered yet hands the turn on, and the one holding it polls every waiting socket at
+once when no thread can run. Results come back in the order of the requests, whatever
+order the peers answered in.
 """
 
 from __future__ import annotations
 
-import _thread
 import time
 
 from ._options import MAX_CONCURRENCY
-from ._pdu_channel import TakingTurns, waiting
+from ._pdu_channel import TakingTurns, Turns, waiting
 from .echo_engine import run_echo
 from .echo_request import EchoRequest
 from .echo_result import EchoResult, Failure
@@ -63,14 +64,32 @@ def run_many(
     workers = max(1, min(int(concurrency), MAX_CONCURRENCY, len(requests)))
     if workers == 1:
         return [run_with_retries(r, retries, delay, names) for r in requests]
-    # Imported here: a single-target run (the module with `host`) needs no thread pool.
-    import concurrent.futures
+    # Imported here: a single-target run (the module with `host`) needs no threads.
+    import threading
 
-    turn = _thread.allocate_lock()
+    # Plain threads over one shared iterator, not an executor's futures: the caller waiting on
+    # each future would wake once per request and take the GIL from the thread whose turn it is.
+    turns = Turns()
+    results: list[EchoResult | None] = [None] * len(requests)
+    todo = iter(enumerate(requests))  # advanced only by the thread holding the turn
+    errors: list[BaseException] = []
 
-    def run(request: EchoRequest) -> EchoResult:
-        with TakingTurns(turn):
-            return run_with_retries(request, retries, delay, names)
+    def work() -> None:
+        with TakingTurns(turns):
+            try:
+                for index, request in todo:
+                    results[index] = run_with_retries(request, retries, delay, names)
+            except BaseException as exc:  # noqa: BLE001 - raised again in the caller, as pool.map would
+                errors.append(exc)
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dicom-echo") as pool:
-        return list(pool.map(run, requests))
+    threads = [threading.Thread(target=work, name=f"dicom-echo-{n}", daemon=True) for n in range(workers)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        turns.close()
+    if errors:
+        raise errors[0]
+    return results  # type: ignore[return-value]  # every slot is filled once no error was raised

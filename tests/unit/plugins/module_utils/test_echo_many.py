@@ -4,13 +4,14 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
 import pytest
 
 from ansible_collections.dicom.network.plugins.module_utils import _pdu_channel, echo_many
-from ansible_collections.dicom.network.plugins.module_utils._pdu_channel import TakingTurns, waiting
+from ansible_collections.dicom.network.plugins.module_utils._pdu_channel import TakingTurns, Turns, waiting
 from ansible_collections.dicom.network.plugins.module_utils.echo_request import EchoRequest
 from ansible_collections.dicom.network.plugins.module_utils.echo_result import EchoResult, Failure
 
@@ -75,11 +76,11 @@ def test_waiting_outside_a_pool_changes_nothing():
 
 
 def test_taking_turns_one_thread_runs_at_a_time_and_waiting_gives_the_turn_away():
-    turn = threading.Lock()
+    turns = Turns()
     running, overlaps, order = [0], [], []
 
     def job(name: str) -> None:
-        with TakingTurns(turn):
+        with TakingTurns(turns):
             for step in range(3):
                 running[0] += 1
                 overlaps.append(running[0])
@@ -87,19 +88,126 @@ def test_taking_turns_one_thread_runs_at_a_time_and_waiting_gives_the_turn_away(
                 running[0] -= 1
                 with waiting(), waiting():  # nested: the inner one leaves the turn alone
                     time.sleep(0.05)
-            assert turn.locked()  # held again after every wait
+            assert turns.held  # held again after every wait
 
     threads = [threading.Thread(target=job, args=(name,)) for name in "abc"]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(10)
+    turns.close()
     assert max(overlaps) == 1 and len(order) == 9
     # Each thread gave its turn away while it slept: the others ran in between (three blocks of
     # one thread each would mean a sleeping thread kept its turn).
     names = [name for name, _step in order]
     assert names not in ([n] * 3 + [m] * 3 + [o] * 3 for n in "abc" for m in "abc" for o in "abc")
-    assert not turn.locked()
+    assert not turns.held
+
+
+def _pairs(count):
+    pairs = [socket.socketpair() for _ in range(count)]
+    for ours, _theirs in pairs:
+        ours.setblocking(False)
+    return pairs
+
+
+def test_turns_wait_for_wakes_each_thread_when_its_socket_is_ready_and_only_then():
+    # Four threads wait on their sockets with the turn passed between them; the bytes arrive in
+    # the reverse order, from outside the pool: each thread runs again when its own socket is
+    # readable (the thread holding the turn polls for all of them), one at a time.
+    turns = Turns()
+    pairs = _pairs(4)
+    woke, running, overlaps = [], [0], []
+
+    def job(index):
+        with TakingTurns(turns):
+            sock = pairs[index][0]
+            ready = turns.wait_for(sock.fileno(), 1, time.monotonic() + 10)  # 1: POLLIN
+            running[0] += 1
+            overlaps.append(running[0])
+            woke.append((index, ready, sock.recv(8)))
+            running[0] -= 1
+
+    threads = [threading.Thread(target=job, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.1)
+    assert not woke
+    for index in (3, 2, 1, 0):
+        pairs[index][1].send(b"%d" % index)
+        deadline = time.monotonic() + 5
+        while len(woke) < 4 - index and time.monotonic() < deadline:
+            time.sleep(0.005)
+    for thread in threads:
+        thread.join(10)
+    turns.close()
+    assert woke == [(3, True, b"3"), (2, True, b"2"), (1, True, b"1"), (0, True, b"0")]
+    assert max(overlaps) == 1 and not turns.held
+
+
+def test_turns_wait_for_ends_at_its_time_while_the_others_go_on():
+    # A wait whose socket never becomes ready ends (False) when its time is up, not before and
+    # not much later, while another thread's waits keep being answered meanwhile.
+    turns = Turns()
+    (silent, _s), (busy, busy_peer) = _pairs(2)
+    got = {}
+
+    def quiet():
+        with TakingTurns(turns):
+            begin = time.monotonic()
+            got["silent"] = (turns.wait_for(silent.fileno(), 1, begin + 0.3), time.monotonic() - begin)
+
+    def chatty():
+        with TakingTurns(turns):
+            answered = 0
+            for _round in range(20):
+                busy_peer.send(b"x")
+                answered += turns.wait_for(busy.fileno(), 1, time.monotonic() + 5)
+                busy.recv(8)
+            got["busy"] = (answered, "silent" in got)
+
+    threads = [threading.Thread(target=quiet), threading.Thread(target=chatty)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    turns.close()
+    ready, waited = got["silent"]
+    assert ready is False and 0.29 <= waited < 2.0, waited
+    assert got["busy"] == (20, False)  # all 20 answered before the silent wait ran out
+
+
+def test_turns_a_thread_back_from_another_wait_gets_the_turn_from_the_poller():
+    # One thread waits on a socket with no deadline (it polls for everyone, blocking); another
+    # comes back from a wait outside the pool (waiting()) and must get the turn at once, not
+    # when the first socket is ready: the poller is woken for it.
+    turns = Turns()
+    (sock, peer), = _pairs(1)
+    events = []
+
+    def poller():
+        with TakingTurns(turns):
+            turns.wait_for(sock.fileno(), 1, None)
+            events.append("socket")
+
+    def sleeper():
+        with TakingTurns(turns):
+            with waiting():
+                time.sleep(0.1)
+            events.append("back")
+
+    threads = [threading.Thread(target=sleeper), threading.Thread(target=poller)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 5
+    while not events and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert events == ["back"]
+    peer.send(b"x")
+    for thread in threads:
+        thread.join(10)
+    turns.close()
+    assert events == ["back", "socket"] and not turns.held
 
 
 def test_run_many_takes_turns(monkeypatch):
