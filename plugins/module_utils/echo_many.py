@@ -3,7 +3,7 @@
 """Many targets in one call: the engine's runs spread over a bounded pool.
 
 Each run is synchronous and owns one socket: up to ``concurrency`` threads run them,
-taking turns at running Python (``_pdu_channel.Turns``): a thread whose peer has not
+taking turns at running Python (``_turns.Turns``): a thread whose peer has not
 answered yet hands the turn on, and the one holding it polls every waiting socket at
 once when no thread can run. Results come back in the order of the requests, whatever
 order the peers answered in.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from ._options import MAX_CONCURRENCY
-from ._pdu_channel import TakingTurns, Turns, waiting
+from ._pdu_channel import waiting
 from .echo_engine import run_echo
 from .echo_request import EchoRequest
 from .echo_result import EchoResult, Failure
@@ -66,6 +66,8 @@ def run_many(
         return [run_with_retries(r, retries, delay, names) for r in requests]
     # Imported here: a single-target run (the module with `host`) needs no threads.
     import threading
+
+    from ._turns import TakingTurns, Turns
 
     # Plain threads over one shared iterator, not an executor's futures: the caller waiting on
     # each future would wake once per request and take the GIL from the thread whose turn it is.

@@ -92,7 +92,7 @@ def test_ipv6_loopback(start_scp):
 
 
 def test_many_targets_take_turns_and_a_silent_peer_holds_up_no_one(start_scp):
-    # run_many's threads take turns at running Python (_pdu_channel.Turns): one that waits on
+    # run_many's threads take turns at running Python (_turns.Turns): one that waits on
     # a peer gives its turn away. A silent peer (it accepts, never answers) must hold up only its
     # own run: the other runs are answered, released and reported while it still waits.
     scp = start_scp()

@@ -11,7 +11,8 @@ import time
 import pytest
 
 from ansible_collections.dicom.network.plugins.module_utils import _pdu_channel, echo_many
-from ansible_collections.dicom.network.plugins.module_utils._pdu_channel import TakingTurns, Turns, waiting
+from ansible_collections.dicom.network.plugins.module_utils._pdu_channel import waiting
+from ansible_collections.dicom.network.plugins.module_utils._turns import TakingTurns, Turns
 from ansible_collections.dicom.network.plugins.module_utils.echo_request import EchoRequest
 from ansible_collections.dicom.network.plugins.module_utils.echo_result import EchoResult, Failure
 
