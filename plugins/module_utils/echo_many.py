@@ -84,14 +84,19 @@ def run_many(
             except BaseException as exc:  # noqa: BLE001 - raised again in the caller, as pool.map would
                 errors.append(exc)
 
-    threads = [threading.Thread(target=work, name=f"dicom-echo-{n}", daemon=True) for n in range(workers)]
-    try:
-        for thread in threads:
+    started: list[threading.Thread] = []
+    for n in range(workers):
+        thread = threading.Thread(target=work, name=f"dicom-echo-{n}", daemon=True)
+        try:
             thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        turns.close()
+        except RuntimeError:  # "can't start new thread" (a process or memory limit)
+            break  # the threads that started share all the work
+        started.append(thread)
+    if not started:
+        work()  # not even one: the caller runs them, one at a time
+    for thread in started:
+        thread.join()
+    turns.close()
     if errors:
         raise errors[0]
     return results  # type: ignore[return-value]  # every slot is filled once no error was raised

@@ -230,3 +230,28 @@ def test_run_many_takes_turns(monkeypatch):
     results = echo_many.run_many([EchoRequest(host="127.0.0.1", port=1000 + i) for i in range(40)], concurrency=8)
     assert all(r.ok for r in results) and max(overlaps) == 1
     assert not _pdu_channel._TURNS
+
+
+def test_run_many_goes_on_with_the_threads_it_could_start(monkeypatch):
+    # A process limit lets only two threads start (then none): the threads that started, or
+    # else the caller, run every request; nothing is lost or run twice.
+    engine = FakeEngine([])
+    monkeypatch.setattr(echo_many, "run_echo", engine)
+    real_start = threading.Thread.start
+    for allowed in (2, 0):
+        engine.calls.clear()
+        count = [0]
+
+        def start(self, allowed=allowed, count=count):
+            if count[0] >= allowed:
+                raise RuntimeError("can't start new thread")
+            count[0] += 1
+            real_start(self)
+
+        monkeypatch.setattr(threading.Thread, "start", start)
+        requests = [EchoRequest(host="127.0.0.1", port=2000 + i) for i in range(12)]
+        results = echo_many.run_many(requests, concurrency=8)
+        monkeypatch.setattr(threading.Thread, "start", real_start)
+        assert [r.port for r in results] == [r.port for r in requests] and all(r.ok for r in results)
+        assert sorted(c.port for c in engine.calls) == [r.port for r in requests]
+        assert not _pdu_channel._TURNS
