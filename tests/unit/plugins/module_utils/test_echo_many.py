@@ -106,7 +106,7 @@ def test_taking_turns_one_thread_runs_at_a_time_and_waiting_gives_the_turn_away(
 
 
 def _pairs(count):
-    pairs = [socket.socketpair() for _ in range(count)]
+    pairs = [socket.socketpair() for _index in range(count)]
     for ours, _theirs in pairs:
         ours.setblocking(False)
     return pairs
@@ -238,17 +238,21 @@ def test_run_many_goes_on_with_the_threads_it_could_start(monkeypatch):
     engine = FakeEngine([])
     monkeypatch.setattr(echo_many, "run_echo", engine)
     real_start = threading.Thread.start
-    for allowed in (2, 0):
-        engine.calls.clear()
-        count = [0]
 
-        def start(self, allowed=allowed, count=count):
-            if count[0] >= allowed:
+    def limited_start(allowed):
+        started = []
+
+        def start(self):
+            if len(started) >= allowed:
                 raise RuntimeError("can't start new thread")
-            count[0] += 1
+            started.append(self)
             real_start(self)
 
-        monkeypatch.setattr(threading.Thread, "start", start)
+        return start
+
+    for allowed in (2, 0):
+        engine.calls.clear()
+        monkeypatch.setattr(threading.Thread, "start", limited_start(allowed))
         requests = [EchoRequest(host="127.0.0.1", port=2000 + i) for i in range(12)]
         results = echo_many.run_many(requests, concurrency=8)
         monkeypatch.setattr(threading.Thread, "start", real_start)
