@@ -24,9 +24,9 @@ What is measured, all on loopback:
   one limits; DCMTK's and pynetdicom's clients by (wall(--repeat r) - wall(1)) / (r - 1).
 * an association in-process (``run_echo``: connect, associate, echo, release): median and
   99th percentile, and a raw-socket exchange of the same bytes as the floor.
-* the module over many live endpoints (one task, ``targets``), ``result_detail`` full and
-  brief, against bench/fleet_scp.py (one process, one selector loop serving every port, so that the
-  peers' CPU is not what is measured).
+* the module over many live endpoints (one task, ``targets``), ``result_detail`` full, brief
+  and failed (the slim result the goal is judged on), against bench/fleet_scp.py (one process,
+  one selector loop serving every port, so that the peers' CPU is not what is measured).
 * ad hoc, one module run per host (``ansible all -m dicom.network.echo``) against the
   same with ``ansible.builtin.ping``, the no-op module.
 
@@ -486,7 +486,7 @@ def fleet_part(size: dict[str, int]) -> dict[str, t.Any]:
             for i, port in enumerate(fleet.ports[:size["fleet"]])
         ]}))
         print(f"the module over {size['fleet']} endpoints (one task):", flush=True)
-        for detail in ("full", "brief"):
+        for detail in ("full", "brief", "failed"):
             runs = []
             for _round in range(size["fleet_rounds"]):
                 got = timed_ansible([ansible_tool("ansible-playbook"), "-i", "localhost,", "-c", "local", str(play),
@@ -501,7 +501,7 @@ def fleet_part(size: dict[str, int]) -> dict[str, t.Any]:
                 runs.append({"task_s": data["task_s"], "engine_s": data["elapsed_ms"] / 1000.0,
                              "playbook_s": got["wall"]})
             out["module"][detail] = {key: round(median(r[key] for r in runs) or 0.0, 3) for key in runs[0]}
-            print(f"    result_detail={detail:5}: task {out['module'][detail]['task_s']:.2f} s"
+            print(f"    result_detail={detail:6}: task {out['module'][detail]['task_s']:.2f} s"
                   f" (engine {out['module'][detail]['engine_s']:.2f} s,"
                   f" ansible-playbook {out['module'][detail]['playbook_s']:.2f} s)", flush=True)
 
@@ -617,7 +617,7 @@ def targets(report: dict[str, t.Any]) -> list[dict[str, t.Any]]:
         rows.append({"target": f"module, {fleet['fleet_size']} endpoints, one task (result_detail={detail})",
                      "ours": got["task_s"], "dcmtk": None, "pynetdicom": None, "ours_dcmtk": None,
                      "ours_pynetdicom": None, "goal": f"< {GOALS['fleet_task_s']} s",
-                     "met": got["task_s"] < GOALS["fleet_task_s"], "informative": detail == "full"})
+                     "met": got["task_s"] < GOALS["fleet_task_s"], "informative": detail != "failed"})
     role = fleet.get("role")
     if role:
         rows.append({"target": f"role as users write it, {role['nodes']} inventory nodes, no run_once (s end to end)",

@@ -335,9 +335,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("retries", "int", "attempts after the first one that could not connect", default=0, low=0,
            faces=frozenset((MODULE,))),
     Option("retry_delay", "float", "seconds between attempts", default=1.0, low=0, faces=frozenset((MODULE,))),
-    # What each entry of `results` holds: every key, or the verdict alone (1,000 targets' full
-    # results are ~70,000 values, and Ansible walks every one of them on the way out).
-    Option("result_detail", "str", "what each entry of results holds", default="full", choices=("full", "brief"),
+    # What `results` holds: every key of every target, the verdict alone, or only the targets
+    # that failed (1,000 targets' full results are ~70,000 values, and Ansible walks every one
+    # of them on the way out).
+    Option("result_detail", "str", "what results holds", default="full", choices=("full", "brief", "failed"),
            faces=frozenset((MODULE,))),
     # -- the script: output and logging ---------------------------------------------------
     Option("quiet", "bool", "quiet mode, prints no warnings or errors", default=False, flags=("-q", "--quiet"),

@@ -407,23 +407,61 @@ def test_brief_results_hold_the_verdict_alone(run, engine):
         assert result[key] == full[key]
 
 
-def test_invocation_lists_what_each_target_sets(engine, capsys):
-    # Ansible's own exit_json, which scrubs secrets from the whole result, invocation included.
-    targets = [{"host": "127.0.0.1"}, {"host": "127.0.0.2", "name": "b", "username": "u", "password": "s3cret-pw"}]
-    with patch_module_args({"targets": targets, "result_detail": "brief"}), pytest.raises(SystemExit):
+def _module_output(args, capsys):
+    """What Ansible's own exit_json prints (it scrubs secrets from the whole result, invocation included)."""
+    with patch_module_args(args), pytest.raises(SystemExit):
         echo.main()
     out = capsys.readouterr().out
-    assert "s3cret-pw" not in out
     data = json.loads(out)
     if "invocation" not in data:
         pytest.skip("this ansible-core's exit_json leaves the invocation to the controller")
+    return out, data
+
+
+def test_invocation_lists_what_each_target_sets(engine, capsys):
+    targets = [{"host": "127.0.0.1"}, {"host": "127.0.0.2", "name": "b", "username": "u", "password": "s3cret-pw"}]
+    out, data = _module_output({"targets": targets}, capsys)
+    assert "s3cret-pw" not in out
     args = data["invocation"]["module_args"]
     assert args["targets"] == [
         {"host": "127.0.0.1", "required": True},
         {"host": "127.0.0.2", "name": "b", "username": "u", "password": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER",
          "required": True},
     ]
-    assert args["result_detail"] == "brief" and args["port"] == 104
+    assert args["result_detail"] == "full" and args["port"] == 104
+
+
+@pytest.mark.parametrize("detail", ["brief", "failed"])
+def test_a_slim_invocation_does_not_repeat_the_targets(engine, capsys, detail):
+    targets = [{"host": "127.0.0.1"}, {"host": "127.0.0.2", "name": "b", "username": "u", "password": "s3cret-pw"}]
+    out, data = _module_output({"targets": targets, "result_detail": detail, "calling_aet": "ME"}, capsys)
+    assert "s3cret-pw" not in out
+    args = data["invocation"]["module_args"]
+    assert "targets" not in args
+    assert args["result_detail"] == detail and args["calling_aet"] == "ME" and args["port"] == 104
+
+
+def test_failed_results_hold_only_the_failed_targets_in_full(run, engine):
+    engine.outcomes.update({"b": Failure.CONNECT, "d": Failure.REJECTED})
+    targets = [{"host": "127.0.0.1", "name": name, "required": name != "d"} for name in "abcd"]
+    full = run({"targets": targets})[1]
+    failed, result = run({"targets": targets, "result_detail": "failed"})
+    assert failed
+    assert [item["name"] for item in result["results"]] == ["b", "d"]
+    assert result["results"] == [item for item in full["results"] if item["name"] in ("b", "d")]
+    assert [item["required"] for item in result["results"]] == [True, False]
+    for key in ("msg", "failed_targets", "failed_required_targets"):
+        assert result[key] == full[key]
+    assert {k: v for k, v in result["summary"].items() if k != "elapsed_ms"} == {
+        "total": 4, "ok": 2, "failed": 2, "failed_required": 1, "failed_optional": 1}
+
+
+def test_failed_results_of_a_healthy_fleet_are_empty(run, engine):
+    failed, result = run({"targets": [{"host": "127.0.0.1"}, {"host": "127.0.0.2"}], "result_detail": "failed"})
+    assert not failed
+    assert result["results"] == []
+    assert result["summary"]["total"] == 2 and result["summary"]["ok"] == 2
+    assert result["msg"] == "2 of 2 targets answered C-ECHO with Success"
 
 
 def test_optional_failures_warn_but_do_not_fail(run, engine):
