@@ -394,15 +394,32 @@ def problem(name: str, value: object) -> str | None:
     return BY_NAME[name].problem(value)
 
 
+# (option name, type, value) -> None, for the values already found usable. 1,000 targets share
+# most of their ~30 values (the top-level ones): each is judged once, not once per target. The
+# type is part of the key, as True == 1 == 1.0 would otherwise share an answer. Bounded: once
+# full, values are judged without it.
+_USABLE: dict[tuple[str, type, object], None] = {}
+_USABLE_MAX = 4096
+
+
 def check(values: t.Mapping[str, object], names: t.Mapping[str, str] | None = None) -> None:
     """Check ``values`` (option name -> value) in the table's order; raise :class:`RequestError`
     naming the first bad one as ``names`` spells it (``-aet/--calling-aet``, ``targets[2].port``)."""
     names = names or {}
     for option in OPTIONS:
         if option.name in values:
-            reason = option.problem(values[option.name])
+            value = values[option.name]
+            try:
+                key: tuple[str, type, object] | None = (option.name, type(value), value)
+                if key in _USABLE:
+                    continue
+            except TypeError:  # a list (transfer syntaxes, paths): judged every time
+                key = None
+            reason = option.problem(value)
             if reason:
                 raise RequestError(names.get(option.name, option.name), reason)
+            if key is not None and len(_USABLE) < _USABLE_MAX:
+                _USABLE[key] = None
 
 
 def script_names() -> dict[str, str]:

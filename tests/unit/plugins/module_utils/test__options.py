@@ -52,6 +52,32 @@ def test_check_names_the_option_as_the_face_spells_it():
         _options.check({"port": 0}, {"port": "targets[2].port"})
 
 
+def test_check_judges_a_value_once_and_never_mixes_types():
+    # True == 1 == 1.0: a usable True must not make 1 usable for a bool option, nor 1 True for a port.
+    _options.check({"tls": True, "port": 104, "dimse_timeout": 2.0})
+    for values, reason in (({"tls": 1}, "must be true or false"), ({"port": True}, "must be an integer"),
+                           ({"port": 104.0}, "must be an integer")):
+        with pytest.raises(_options.RequestError, match=reason):
+            _options.check(values)
+    _options.check({"calling_aet": "ME"})
+    assert ("calling_aet", str, "ME") in _options._USABLE
+    with pytest.raises(_options.RequestError, match="must not be empty"):
+        _options.check({"calling_aet": " "})
+    # Lists are judged every time (unhashable).
+    with pytest.raises(_options.RequestError, match="is not a valid UID"):
+        _options.check({"transfer_syntaxes": ["1.2.840.10008.1.2", "x"]})
+
+
+def test_check_remembers_a_bounded_number_of_values(monkeypatch):
+    monkeypatch.setattr(_options, "_USABLE", {})
+    monkeypatch.setattr(_options, "_USABLE_MAX", 3)
+    for port in range(1, 11):
+        _options.check({"port": port})
+    assert len(_options._USABLE) == 3
+    with pytest.raises(_options.RequestError, match="between 1 and 65535"):
+        _options.check({"port": 0})
+
+
 def test_engine_defaults_are_the_tables():
     request = EchoRequest(host="pacs")
     for option in _options.for_face(_options.REQUEST):
