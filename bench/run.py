@@ -439,7 +439,8 @@ MODULE_PLAY = textwrap.dedent("""\
 
 # The same play around Ansible's no-op module: what one module task costs here before any of ours.
 NOOP_PLAY = "\n".join(
-    line for line in MODULE_PLAY.replace("dicom.network.echo:", "ansible.builtin.ping:").replace("Echo every endpoint in one call", "The no-op module")
+    line for line in MODULE_PLAY.replace("dicom.network.echo:", "ansible.builtin.ping:")
+    .replace("Echo every endpoint in one call", "The no-op module")
     .replace("__echo.summary.elapsed_ms, 'ok': __echo.summary.ok,", "0, 'ok': 0,").splitlines()
     if not line.strip().startswith(("targets:", "concurrency:", "result_detail:"))
 ) + "\n"
