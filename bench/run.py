@@ -416,34 +416,42 @@ def timed_ansible(argv: list[str], env: dict[str, str], cwd: Path) -> dict[str, 
     return {"wall": wall, "cpu": cpu, "rc": proc.returncode, "out": proc.stdout, "err": proc.stderr}
 
 
-MODULE_PLAY = textwrap.dedent("""\
-    - name: The many-target module call
-      hosts: localhost
-      gather_facts: false
-      tasks:
-        - name: Start the clock
-          ansible.builtin.set_fact:
-            __t0: "{{ now().timestamp() }}"
-        - name: Echo every endpoint in one call
-          dicom.network.echo:
-            targets: "{{ __targets }}"
-            concurrency: 16
-            result_detail: "{{ __detail }}"
-          register: __echo
+def timed_play(task: str, measured: str) -> str:
+    """A play on localhost that times one task (``task``, its YAML under ``- name:``): the clock is
+    read before it and after it, and ``measured`` (Jinja over ``__echo``) joins the time on the
+    BENCH-RESULT line."""
+    head = textwrap.dedent("""\
+        - name: A timed task
+          hosts: localhost
+          gather_facts: false
+          tasks:
+            - name: Start the clock
+              ansible.builtin.set_fact:
+                __t0: "{{ now().timestamp() }}"
+    """)
+    tail = textwrap.dedent("""\
         - name: Report
           ansible.builtin.debug:
-            msg: "BENCH-RESULT {{ {'elapsed_ms': __echo.summary.elapsed_ms, 'ok': __echo.summary.ok,
-                                   'task_s': now().timestamp() - __t0 | float} | to_json }}"
-""")
+            msg: "BENCH-RESULT {{ {MEASURED, 'task_s': now().timestamp() - __t0 | float} | to_json }}"
+    """).replace("MEASURED", measured)
+    return head + textwrap.indent(textwrap.dedent(task) + tail, "    ")
 
+
+MODULE_PLAY = timed_play("""\
+    - name: Echo every endpoint in one call
+      dicom.network.echo:
+        targets: "{{ __targets }}"
+        concurrency: 16
+        result_detail: "{{ __detail }}"
+      register: __echo
+""", "'elapsed_ms': __echo.summary.elapsed_ms, 'ok': __echo.summary.ok")
 
 # The same play around Ansible's no-op module: what one module task costs here before any of ours.
-NOOP_PLAY = "\n".join(
-    line for line in MODULE_PLAY.replace("dicom.network.echo:", "ansible.builtin.ping:")
-    .replace("Echo every endpoint in one call", "The no-op module")
-    .replace("__echo.summary.elapsed_ms, 'ok': __echo.summary.ok,", "0, 'ok': 0,").splitlines()
-    if not line.strip().startswith(("targets:", "concurrency:", "result_detail:"))
-) + "\n"
+NOOP_PLAY = timed_play("""\
+    - name: The no-op module
+      ansible.builtin.ping:
+      register: __echo
+""", "'elapsed_ms': 0, 'ok': 0")
 
 
 ROLE_PLAY = textwrap.dedent("""\

@@ -168,7 +168,7 @@ def _brief(result):
     }
 
 
-def _targets_result(results, required, elapsed_ms, detail="full"):
+def _targets_result(results, required, elapsed_ms, detail=_options.BY_NAME["result_detail"].default):
     items = []
     failed, failed_required, failed_optional = [], [], []
     for result, is_required in zip(results, required, strict=True):
@@ -209,7 +209,7 @@ def _invocation(params):
     them are still ~4,000 values, which cost the task about a tenth of a second to carry back."""
     args = {name: value for name, value in params.items() if value is not None}
     if params.get("targets") is not None:
-        if params.get("result_detail", "full") == "full":
+        if params["result_detail"] == "full":
             args["targets"] = [{k: v for k, v in target.items() if v is not None} for target in params["targets"]]
         else:
             del args["targets"]
