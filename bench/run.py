@@ -64,7 +64,7 @@ from ansible_collections.dicom.network.plugins.module_utils.echo_request import 
 RESULTS = ROOT / "bench" / "results"
 SIZES = {
     "full": {"runs": 15, "repeat": 1000, "tool_repeat": 40, "associations": 300, "fleet": 1000, "fleet_rounds": 5,
-             "role_rounds": 3, "adhoc_hosts": 40, "adhoc_forks": 20, "adhoc_rounds": 5},
+             "role_rounds": 3, "adhoc_hosts": 40, "adhoc_forks": 20, "adhoc_rounds": 10},
     "smoke": {"runs": 2, "repeat": 20, "tool_repeat": 3, "associations": 10, "fleet": 20, "fleet_rounds": 1,
               "role_rounds": 1, "adhoc_hosts": 3, "adhoc_forks": 3, "adhoc_rounds": 1},
 }
@@ -546,19 +546,28 @@ def fleet_part(size: dict[str, int]) -> dict[str, t.Any]:
             "noop": ["-m", "ansible.builtin.ping"],
         }
         samples: dict[str, list[dict[str, t.Any]]] = {name: [] for name in commands}
-        for _round in range(size["adhoc_rounds"] + 1):  # the first round warms the caches, unmeasured
-            for name, args in commands.items():
+        for n in range(size["adhoc_rounds"] + 1):  # the first round warms the caches, unmeasured
+            # The two take turns in an order that alternates round by round: this VM drifts within
+            # minutes, and a fixed order would give one of them the later half of every round.
+            for name in (list(commands) if n % 2 else list(commands)[::-1]):
                 got = timed_ansible([ansible_tool("ansible"), "pacs", "-i", str(inventory), "-f",
-                                     str(size["adhoc_forks"]), *args], env, work)
+                                     str(size["adhoc_forks"]), *commands[name]], env, work)
                 if got["rc"] != 0:
                     raise RuntimeError(f"ad hoc {name} failed: {(got['out'] + got['err'])[-1500:]}")
-                if _round:
+                if n:
                     samples[name].append(got)
         for name, got in samples.items():
             out["adhoc"][name] = {"wall_s": round(median(g["wall"] for g in got) or 0.0, 3),
-                                  "cpu_s": round(median(g["cpu"] for g in got) or 0.0, 3), "hosts": hosts}
+                                  "cpu_s": round(median(g["cpu"] for g in got) or 0.0, 3), "hosts": hosts,
+                                  "wall_samples": [round(g["wall"], 3) for g in got],
+                                  "cpu_samples": [round(g["cpu"], 3) for g in got]}
             print(f"    {name:5}: {out['adhoc'][name]['wall_s']:.2f} s wall, {out['adhoc'][name]['cpu_s']:.2f} s CPU"
                   f" ({out['adhoc'][name]['wall_s'] / hosts * 1000:.0f} ms per host)", flush=True)
+        # Each round's own ratio, to show how far one round strays from the medians judged.
+        pairs = list(zip(samples["echo"], samples["noop"], strict=True))
+        out["adhoc"]["round_ratios"] = {key: [round(echo[key] / noop[key], 3) for echo, noop in pairs]
+                                        for key in ("wall", "cpu")}
+        print(f"    echo / noop, round by round: wall {out['adhoc']['round_ratios']['wall']}", flush=True)
     finally:
         fleet.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -723,6 +732,14 @@ def markdown(report: dict[str, t.Any]) -> str:
             f" {fleet['fleet_size']} associations took "
             + ", ".join(f"{fmt(seconds)} s ({detail})" for detail, seconds in engine.items())
             + ". `result_detail=failed` returns only the targets that failed (none here): the goal is judged on it."
+        )
+    adhoc = fleet.get("adhoc", {})
+    if adhoc.get("round_ratios"):
+        spread = {key: (min(got), max(got)) for key, got in adhoc["round_ratios"].items() if got}
+        lines.append(
+            f"Ad hoc: {len(adhoc['round_ratios']['wall'])} rounds, each running both commands, in an order that"
+            " alternates; the ratios judged are those of the medians. Round by round, echo / ping ranged "
+            + " and ".join(f"{fmt(low)}-{fmt(high)} ({key})" for key, (low, high) in spread.items()) + "."
         )
     if report.get("skipped"):
         lines += ["", "Not measured: " + "; ".join(report["skipped"]) + "."]
