@@ -68,7 +68,7 @@ SIZES = {
     "smoke": {"runs": 2, "repeat": 20, "tool_repeat": 3, "associations": 10, "fleet": 20, "fleet_rounds": 1,
               "role_rounds": 1, "adhoc_hosts": 3, "adhoc_forks": 3, "adhoc_rounds": 1},
 }
-# The targets of issue #8 (this machine, loopback, medians).
+# The targets of issue #10 (this machine, loopback, medians).
 GOALS = {
     "invocation_wall": 1.0, "invocation_cpu": 2.0, "invocation_rss": 1.5,  # ours / DCMTK
     "per_echo_ms": 0.5, "association_ms": 0.5, "fleet_task_s": 1.5, "role_s": 10.0, "adhoc_ratio": 1.15,

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -57,6 +58,12 @@ from ansible_collections.dicom.network.plugins.module_utils._echo_module import 
 
 
 def main():
+    # What is loaded by now (Ansible's module_utils, the engine) lives until this process exits,
+    # and Python's exit runs one more full collection over every object the collector tracks
+    # (even with the collector disabled): frozen, they are skipped there and in the collections
+    # of the run itself. Counted with callgrind over a kept single-target AnsiballZ_echo.py, 30 M
+    # of its 1,295 M instructions, about a sixth of what it costs above ansible.builtin.ping.
+    gc.freeze()
     module = AnsibleModule(
         argument_spec=argument_spec(),
         mutually_exclusive=[["host", "targets"], ["propose_ts", "transfer_syntaxes"]],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import gc
 import json
 import sys
 import typing as t
@@ -115,6 +116,14 @@ def engine(monkeypatch):
     return fake
 
 
+@pytest.fixture(autouse=True)
+def _unfrozen() -> t.Iterator[None]:
+    """echo.main() freezes what the process has loaded (its own process ends right after): the
+    test process gets its collector back after each test."""
+    yield
+    gc.unfreeze()
+
+
 @pytest.fixture
 def run(monkeypatch):
     """Run the module with ``args``; return (failed, result)."""
@@ -161,6 +170,22 @@ def test_defaults(run, engine):
     assert request.name is None
     assert engine.single[0]["retries"] == 0
     assert engine.single[0]["delay"] == 1.0
+
+
+def test_main_freezes_what_is_loaded_before_it_runs(run, engine, monkeypatch):
+    frozen_at_run = []
+    checked_run = backend.run_module
+
+    def run_module(module, **kwargs):
+        frozen_at_run.append(gc.get_freeze_count())
+        return checked_run(module, **kwargs)
+
+    monkeypatch.setattr(echo, "run_module", run_module)
+    gc.unfreeze()
+    failed, _result = run({"host": "127.0.0.1"})
+    assert not failed and engine.called
+    # Everything loaded before the run (this test process's modules included) is out of the collector's reach.
+    assert frozen_at_run[0] > 1000
 
 
 def test_every_option_reaches_the_engine(run, engine):
