@@ -35,8 +35,9 @@ def test_run_freezes_what_is_loaded_and_exits_with_mains_code(monkeypatch: pytes
     assert frozen_at_main[0] > 1000  # the engine's modules, and this test process's
 
 
-def test_run_says_an_internal_error_in_one_line(monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_says_an_internal_error_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def main() -> int:
         raise RuntimeError("not\nexpected")
 
