@@ -5,8 +5,9 @@
 """A TCP channel that moves whole DICOM Upper Layer PDUs, every wait bounded.
 
 pynetdicom's own transport blocks in ``recv`` with no timeout once connected,
-trusts the PDU length a peer declares, and polls in a reactor thread. This
-channel is synchronous: each read is bounded by the deadline of the wait it
+trusts the PDU length a peer declares, and polls in a reactor thread. Here a
+read or a write is a step of a run, which yields its waits to whoever drives the
+run (drive, below, or the many-target loop): each read is bounded by the deadline of the wait it
 belongs to (so a peer trickling bytes cannot extend it), a PDU's declared
 length is checked against a cap before any byte of its body is read, and the
 first byte is checked to be a PDU type so a non-DICOM peer is named at once.
@@ -18,7 +19,6 @@ channel, TLS bytes where a PDU was due raise :class:`PeerSpeaksTls`.
 
 from __future__ import annotations
 
-import _thread
 import enum
 import errno
 import os
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     import typing as t
 
     from . import _tls  # ssl costs 30-50 ms to import: plain runs never pay for it
-    from ._turns import Turns
 
 
 class PduType(enum.IntEnum):
@@ -62,33 +61,6 @@ CONTROL_PDU_CAP = 1 << 20
 UNLIMITED_PDATA_CAP = 1 << 24
 _HEADER = struct.Struct(">BBL")
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
-
-
-# -- taking turns --------------------------------------------------------------------------
-# The many-target path (echo_many.run_many) runs its associations on threads that take turns
-# at running Python (_turns.Turns): a thread holds its pool's turn while it runs and gives it
-# away only while it waits. A wait on the channel's socket goes to the pool (Turns.wait_for);
-# every other wait of a run (resolve, TLS handshake and reads, retry sleep) is wrapped in
-# waiting(). A thread outside a pool has no turn: its waits are plain polls and waiting() does
-# nothing for it, so a single run (the script, the module with `host`) never loads _turns.
-_TURNS: dict[int, Turns] = {}  # thread ident -> the turns of the pool the thread runs in
-
-
-class waiting:  # noqa: N801 - a statement: ``with waiting():``
-    """``with waiting():`` around a call that waits on the network (or sleeps): the thread's turn,
-    if it takes turns, is another thread's meanwhile. Nested, the inner one does nothing."""
-
-    __slots__ = ("turns",)
-
-    def __enter__(self) -> None:
-        self.turns = _TURNS.pop(_thread.get_ident(), None)
-        if self.turns is not None:
-            self.turns.give()
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.turns is not None:
-            self.turns.take()
-            _TURNS[_thread.get_ident()] = self.turns
 
 
 class ChannelError(Exception):
@@ -165,6 +137,95 @@ class Wait:
         return left
 
 
+# -- waits -----------------------------------------------------------------------------------
+# A run is written as one linear generator (open, associate, echo, leave): every time it must
+# wait for the network it yields (fd, events, until) and is resumed with True once ``fd`` is
+# ready for ``events`` (select.POLLIN or POLLOUT), or with False once the monotonic time
+# ``until`` has passed (None: no limit). An fd of -1 is a pure sleep until ``until``.
+# Who resumes it decides how runs share the process: drive() polls the one descriptor a
+# single run waits for (the script, the module with `host`); _loop.run_all polls the
+# descriptors of every run of the many-target path at once, on one thread. What blocks in
+# another way (a host name lookup, a TLS probe) runs on a thread of its own (in_thread), and
+# the run waits for that thread like for a socket.
+POLLIN = getattr(select, "POLLIN", 1)
+POLLOUT = getattr(select, "POLLOUT", 4)
+HAS_POLL = hasattr(select, "poll")
+
+if TYPE_CHECKING:
+    WaitFor = tuple[int, int, float | None]
+    Steps = t.Generator[WaitFor, bool, t.Any]
+
+
+def wait_once(fd: int, events: int, until: float | None) -> bool:
+    """Block until ``fd`` is ready for ``events`` (True) or ``until`` has passed (False)."""
+    timeout = None if until is None else max(until - time.monotonic(), 0.0)
+    if fd < 0:
+        if timeout is None:
+            raise ValueError("a sleep without an end")
+        time.sleep(timeout)
+        return False
+    if HAS_POLL:
+        poller = select.poll()
+        poller.register(fd, events)
+        # poll() takes milliseconds; EINTR is retried with the time left (PEP 475).
+        return bool(poller.poll(None if timeout is None else timeout * 1000.0))
+    readable, writable, _ = select.select([fd] if events & POLLIN else [], [fd] if events & POLLOUT else [], [],
+                                          timeout)
+    return bool(readable or writable)
+
+
+def drive(steps: Steps) -> t.Any:
+    """Run ``steps`` to its end on this thread, each of its waits a blocking wait; its value."""
+    try:
+        wait_for = next(steps)
+        while True:
+            wait_for = steps.send(wait_once(*wait_for))
+    except StopIteration as stop:
+        return stop.value
+
+
+def in_thread(call: t.Callable[[], t.Any], wait: Wait | None) -> Steps:
+    """Run ``call`` on a daemon thread of its own and wait for it like for a socket, at most
+    what is left of ``wait`` (None: until it ends): its value, or what it raised. Past the
+    wait, WaitExpired is raised and the thread is left to end on its own (a resolver has no
+    timeout of its own)."""
+    import threading  # ~5 ms: only runs that look up a name or probe for TLS import it
+
+    read_end, write_end = os.pipe()
+    outcome: list[t.Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting run
+            outcome.append((False, exc))
+        finally:
+            # The thread owns the write end and the waiter the read end: neither closes the
+            # other's (a closed number may already be a new socket's).
+            try:
+                os.write(write_end, b"\0")
+            except OSError:  # the waiter has given up and closed its end
+                pass
+            os.close(write_end)
+
+    try:
+        try:
+            threading.Thread(target=run, name="dicom-wait", daemon=True).start()
+        except RuntimeError:  # "can't start new thread" (a process or memory limit): here, then
+            os.close(write_end)
+            return call()
+        if wait is not None:
+            wait.remaining()  # raises WaitExpired once it has run out
+        if not (yield (read_end, POLLIN, None if wait is None else wait.until)):
+            raise WaitExpired(wait.cause, wait.seconds)  # type: ignore[union-attr]  # no limit: never False
+    finally:
+        os.close(read_end)
+    done, value = outcome[0]
+    if not done:
+        raise value
+    return value
+
+
 def preview(data: bytes) -> str:
     """A short printable rendering of unexpected bytes for a one-line message."""
     text = data[:32].decode("latin-1")
@@ -181,7 +242,7 @@ def _describe_gai(exc: socket.gaierror) -> str:
     return exc.strerror or str(exc)
 
 
-def resolve(host: str, port: int, wait: Wait) -> list[tuple[t.Any, ...]]:
+def resolve(host: str, port: int, wait: Wait) -> Steps:
     """getaddrinfo, bounded by ``wait`` (the resolver has no timeout of its own)."""
     def lookup() -> list[tuple[t.Any, ...]]:
         # An ASCII name as bytes: a str would be encoded with the idna codec, whose import
@@ -194,25 +255,9 @@ def resolve(host: str, port: int, wait: Wait) -> list[tuple[t.Any, ...]]:
             return lookup()
         except socket.gaierror as exc:
             raise ConnectFailed("unreachable", f"cannot use address {host}: {_describe_gai(exc)}") from None
-    # Only a host name needs the thread (and the ~15 ms of importing threads and futures).
-    import concurrent.futures
-    import threading
-
-    # A plain daemon thread: an executor's shutdown would wait for a hung resolver.
-    future: concurrent.futures.Future[list[tuple[t.Any, ...]]] = concurrent.futures.Future()
-
-    def run() -> None:
-        try:
-            future.set_result(lookup())
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="dicom-resolve", daemon=True).start()
+    # Only a host name needs a thread: the lookup blocks, and other runs may be waiting too.
     try:
-        with waiting():
-            return future.result(timeout=wait.remaining())
-    except concurrent.futures.TimeoutError:
-        raise WaitExpired(wait.cause, wait.seconds) from None
+        return (yield from in_thread(lookup, wait))
     except socket.gaierror as exc:
         raise ConnectFailed("unreachable", f"cannot resolve host name {host!r}: {_describe_gai(exc)}") from None
     except (OSError, UnicodeError) as exc:
@@ -231,21 +276,22 @@ _REFUSED = {errno.ECONNREFUSED}
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT, errno.ENETDOWN}
 
 
-def connect(addresses: list[tuple[t.Any, ...]], wait: Wait) -> socket.socket:
-    """Connect to the first address that answers, like ``socket.create_connection``."""
+def connect(addresses: list[tuple[t.Any, ...]], wait: Wait) -> Steps:
+    """Connect to the first address that answers, like ``socket.create_connection``; the
+    socket is left non-blocking."""
     last: ConnectFailed | None = None
     for family, kind, proto, _canon, sockaddr in addresses:
         sock = socket.socket(family, kind, proto)
         try:
-            turns = _TURNS.get(_thread.get_ident())
-            if turns is None:
-                sock.settimeout(wait.remaining())
-                sock.connect(sockaddr)
-            else:
-                _connect_taking_turns(sock, sockaddr, wait, turns)
-        except TimeoutError:
-            sock.close()
-            raise WaitExpired(wait.cause, wait.seconds) from None
+            wait.remaining()  # raises WaitExpired once it has run out
+            sock.setblocking(False)
+            code = sock.connect_ex(sockaddr)
+            if code in (errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK):
+                if not (yield (sock.fileno(), POLLOUT, wait.until)):
+                    raise WaitExpired(wait.cause, wait.seconds)
+                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise OSError(code, os.strerror(code))
         except OSError as exc:
             sock.close()
             where = f"{sockaddr[0]} port {sockaddr[1]}"
@@ -256,7 +302,7 @@ def connect(addresses: list[tuple[t.Any, ...]], wait: Wait) -> socket.socket:
             else:
                 last = ConnectFailed("unreachable", f"cannot connect to {where}: {exc.strerror or exc}")
             continue
-        except WaitExpired:
+        except BaseException:  # WaitExpired, or the run closed while it waited
             sock.close()
             raise
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -264,30 +310,14 @@ def connect(addresses: list[tuple[t.Any, ...]], wait: Wait) -> socket.socket:
     raise last or ConnectFailed("unreachable", "the host name resolved to no address")
 
 
-def _connect_taking_turns(sock: socket.socket, sockaddr: t.Any, wait: Wait, turns: Turns) -> None:
-    """``sock.connect`` without blocking: the thread waits for the socket like any other wait
-    of the pool, and leaves the socket as the blocking connect would (timeout mode)."""
-    remaining = wait.remaining()
-    sock.setblocking(False)
-    code = sock.connect_ex(sockaddr)
-    if code in (errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK):
-        if not turns.wait_for(sock.fileno(), select.POLLOUT, wait.until):
-            raise TimeoutError
-        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-    if code:
-        raise OSError(code, os.strerror(code))
-    sock.settimeout(remaining)
-
-
 class PduChannel:
     """Whole PDUs over one connected socket.
 
-    A plain socket is read and written without blocking, every wait a ``poll()`` bounded by
-    what is left of the :class:`Wait`: a timeout socket costs an ioctl per ``settimeout``
-    and a poll before every recv, where a PDU that has already arrived costs one recv here
-    (the many-target path runs ~10 reads and writes per association). A TLS socket stays a
-    timeout socket: ssl may hold decrypted bytes that poll cannot see, and a read may need
-    a write.
+    A plain socket is read and written without blocking: a PDU that has already arrived
+    costs one recv, and when nothing has, the channel yields its wait (see drive) bounded by
+    what is left of the :class:`Wait`. A TLS socket stays a timeout socket and blocks the
+    thread it runs on: ssl may hold decrypted bytes that poll cannot see, and a read may need
+    a write (the many-target path gives each TLS run a thread of its own).
     """
 
     def __init__(self, sock: socket.socket, tls: _tls.TlsSettings | None = None) -> None:
@@ -295,11 +325,8 @@ class PduChannel:
         self.peer_address: str = _peer_name(sock)
         self.tls = tls
         self.received = False  # any byte from the peer yet (TLS 1.3: the first read tells)
-        self._poller: t.Any = None
-        if tls is None and hasattr(select, "poll"):
+        if tls is None:
             sock.setblocking(False)
-            self._poller = select.poll()
-            self._poller.register(sock, select.POLLIN)
 
     def _tls_failure(self, exc: BaseException | None) -> None:
         """Raise TlsFailed when ``exc`` (None: a clean close) is a TLS failure."""
@@ -314,25 +341,17 @@ class PduChannel:
         if error is not None:
             raise TlsFailed(error) from None
 
-    def _await(self, event: int, wait: Wait) -> None:
-        """Until the (non-blocking) socket is ready for ``event``, at most what is left of ``wait``."""
-        remaining = wait.remaining()  # raises WaitExpired once it has run out
-        turns = _TURNS.get(_thread.get_ident())
-        if turns is not None:
-            ready = turns.wait_for(self.sock.fileno(), event, wait.until)
-        else:
-            self._poller.modify(self.sock, event)
-            # poll() takes milliseconds; EINTR is retried with the time left (PEP 475).
-            ready = self._poller.poll(None if remaining is None else remaining * 1000.0)
-        if not ready:
+    def _await(self, events: int, wait: Wait) -> Steps:
+        """Until the (non-blocking) socket is ready for ``events``, at most what is left of ``wait``."""
+        wait.remaining()  # raises WaitExpired once it has run out
+        if not (yield (self.sock.fileno(), events, wait.until)):
             raise WaitExpired(wait.cause, wait.seconds)
 
-    def send(self, pdu: bytes, wait: Wait) -> None:
+    def send(self, pdu: bytes, wait: Wait) -> Steps:
         try:
-            if self._poller is None:
+            if self.tls is not None:
                 self.sock.settimeout(wait.remaining())
-                with waiting():
-                    self.sock.sendall(pdu)
+                self.sock.sendall(pdu)
                 return
             wait.remaining()  # an expired wait sends nothing, as settimeout would refuse
             view = memoryview(pdu)
@@ -340,7 +359,7 @@ class PduChannel:
                 try:
                     view = view[self.sock.send(view):]
                 except BlockingIOError:
-                    self._await(select.POLLOUT, wait)
+                    yield from self._await(POLLOUT, wait)
         except TimeoutError:
             raise WaitExpired(wait.cause, wait.seconds) from None
         except (BrokenPipeError, ConnectionResetError) as exc:
@@ -350,14 +369,14 @@ class PduChannel:
             self._tls_failure(exc)
             raise PeerClosed(True, False) from exc
 
-    def receive(self, wait: Wait, pdata_cap: int) -> tuple[PduType, bytes]:
+    def receive(self, wait: Wait, pdata_cap: int) -> Steps:
         """Read one PDU; return its type and its whole encoding (header included)."""
         # The 6-byte header (PS3.8 9.3.1) in as few reads as the peer allows, its type
         # byte judged as soon as it is there (a peer that is not DICOM may send no more).
         header = bytearray(_HEADER.size)
-        got = self._recv_into(memoryview(header), wait, mid_pdu=False)
+        got = yield from self._recv_into(memoryview(header), wait, mid_pdu=False)
         if header[0] not in PDU_TYPES:
-            more = bytes(header[:got]) + self._peek()
+            more = bytes(header[:got]) + (yield from self._peek())
             if self.tls is None:
                 from . import _tls
 
@@ -366,13 +385,14 @@ class PduChannel:
             raise NotDicom(f"the peer answered with bytes that are not DICOM: {preview(more)}")
         pdu_type = PduType(header[0])
         if got < len(header):
-            self._read_into(memoryview(header)[got:], wait)
+            yield from self._read_into(memoryview(header)[got:], wait)
         _type, _reserved, length = _HEADER.unpack(header)
         fixed = FIXED_LENGTHS.get(pdu_type)
         if fixed is not None and length != fixed:
+            more = bytes(header) + (yield from self._peek())
             raise NotDicom(
                 f"the peer sent {article(pdu_type.text)} PDU of {length} bytes where PS3.8 fixes {fixed}"
-                f" (not DICOM?: {preview(bytes(header) + self._peek())})"
+                f" (not DICOM?: {preview(more)})"
             )
         # The cap is checked before the body is read, or its buffer allocated.
         cap = pdata_cap if pdu_type == PduType.P_DATA_TF else CONTROL_PDU_CAP
@@ -383,21 +403,20 @@ class PduChannel:
         pdu = bytearray(len(header) + length)
         pdu[:len(header)] = header
         if length:
-            self._read_into(memoryview(pdu)[len(header):], wait)
+            yield from self._read_into(memoryview(pdu)[len(header):], wait)
         return pdu_type, bytes(pdu)
 
-    def _read_into(self, view: memoryview, wait: Wait) -> None:
+    def _read_into(self, view: memoryview, wait: Wait) -> Steps:
         """Fill ``view``: the rest of a PDU whose first bytes have arrived."""
         while view:
-            view = view[self._recv_into(view, wait, mid_pdu=True):]
+            view = view[(yield from self._recv_into(view, wait, mid_pdu=True)):]
 
-    def _recv_into(self, view: memoryview, wait: Wait, mid_pdu: bool) -> int:
+    def _recv_into(self, view: memoryview, wait: Wait, mid_pdu: bool) -> Steps:
         """One read of at most ``len(view)`` bytes, at least one: how many came."""
         try:
-            if self._poller is None:
+            if self.tls is not None:
                 self.sock.settimeout(wait.remaining())
-                with waiting():
-                    n = self.sock.recv_into(view)
+                n = self.sock.recv_into(view)
                 self._quickack()
             else:
                 wait.remaining()  # a peer trickling bytes does not extend the wait
@@ -408,7 +427,7 @@ class PduChannel:
                     except BlockingIOError:
                         if mid_pdu:
                             self._quickack()
-                        self._await(select.POLLIN, wait)
+                        yield from self._await(POLLIN, wait)
         except TimeoutError:
             raise WaitExpired(wait.cause, wait.seconds) from None
         except ConnectionResetError as exc:
@@ -433,14 +452,13 @@ class PduChannel:
             except OSError:
                 pass
 
-    def _peek(self) -> bytes:
+    def _peek(self) -> Steps:
         """Whatever else is already there, for a readable error message."""
         try:
-            if self._poller is None:
+            if self.tls is not None:
                 self.sock.settimeout(0.05)
-                with waiting():
-                    return self.sock.recv(64)
-            self._await(select.POLLIN, Wait.of(0.05, "peek", None))
+                return self.sock.recv(64)
+            yield from self._await(POLLIN, Wait.of(0.05, "peek", None))
             return self.sock.recv(64)
         except (OSError, WaitExpired):
             return b""

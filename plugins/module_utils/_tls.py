@@ -38,7 +38,6 @@ import time
 import weakref
 
 from . import _record
-from ._pdu_channel import waiting
 
 # typing costs about 5 ms to import (a tenth of a TLS check's CPU): the annotations are
 # strings (PEP 563), read only by type checkers.
@@ -350,9 +349,7 @@ def _drive(tls: ssl.SSLSocket, wait: Deadline) -> None:
             else:
                 selector.modify(tls, events)
             # remaining() raises once the bound is spent; until then select waits at most that.
-            timeout = wait.remaining()
-            with waiting():  # a thread of the many-target path lets the others run meanwhile
-                selector.select(timeout)
+            selector.select(wait.remaining())
 
 
 def handshake(

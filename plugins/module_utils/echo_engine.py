@@ -4,7 +4,9 @@
 
 :func:`run_echo` never raises for anything a peer or the network does, and
 never waits past the timeouts of the request: every outcome is an
-:class:`EchoResult` with a verdict and a one-line reason.
+:class:`EchoResult` with a verdict and a one-line reason. The run itself is
+:func:`echo_steps`, a generator that yields each of its waits: run_echo drives it on
+the calling thread, the many-target path drives many at once (echo_many).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from ._pdu_channel import (
     WaitExpired,
     article,
     connect,
+    drive,
+    in_thread,
     resolve,
 )
 from .echo_request import EchoRequest, RequestError, identity_type, validate
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
     import typing as t
 
     from . import _tls, _user_identity  # ssl costs 30-50 ms to import: only TLS runs pay for it
+    from ._pdu_channel import Steps
 
 # logging is imported when there is something to log (an internal error): it costs ~5 ms.
 LOG_NAME = "dicom.network.echo"
@@ -172,14 +177,14 @@ class _Run:
         self.result.fail(failure, msg, result, cause)
         raise _Stop()
 
-    def run(self) -> None:
+    def run(self) -> Steps:
         """Open, associate, echo, leave; whatever happens, the result says what and why."""
         req, res = self.request, self.result
         try:
-            self.open()
-            self.associate()
-            self.echo()
-            self.leave()
+            yield from self.open()
+            yield from self.associate()
+            yield from self.echo()
+            yield from self.leave()
             if res.failure is None:
                 res.ok = True
                 count = len(res.echoes)
@@ -193,7 +198,7 @@ class _Run:
                 res.msg = f"{len(answered)} C-ECHO(s) returned Success, but {res.msg}"
         except codec.BadPdu as exc:
             # PS3.8 9.1.6: an unrecognised PDU is answered with a provider A-ABORT.
-            self.send_abort(codec.abort_pdu(2, 1))
+            yield from self.send_abort(codec.abort_pdu(2, 1))
             res.fail(self._phase_failure(), f"protocol error {self._where()}: {exc}", PROTOCOL_ERROR)
         except Exception as exc:
             import logging
@@ -208,14 +213,14 @@ class _Run:
 
     # -- the steps, in order -------------------------------------------------
 
-    def open(self) -> None:
+    def open(self) -> Steps:
         req = self.request
         self.phase("connect")
         begin = time.monotonic()
         wait = self.wait(req.connect_timeout, "connect")
         try:
-            addresses = resolve(req.host, req.port, wait)
-            sock = connect(addresses, wait)
+            addresses = yield from resolve(req.host, req.port, wait)
+            sock = yield from connect(addresses, wait)
         except ConnectFailed as exc:
             self.stop(Failure.CONNECT, f"cannot connect: {exc}", REFUSED if exc.kind == "refused" else UNREACHABLE,
                       cause=str(exc))
@@ -243,7 +248,9 @@ class _Run:
         else:
             wait = self.wait(req.acse_timeout, "ACSE")
         try:
-            tls = _tls.handshake(sock, settings, req.host, wait, reconnect=lambda: connect(self.addresses, wait))
+            # A TLS run blocks its thread (the many-target path gives it one of its own).
+            tls = _tls.handshake(sock, settings, req.host, wait,
+                                 reconnect=lambda: drive(connect(self.addresses, wait)))
         except _tls.TlsError as exc:
             facts.update(error=exc.kind, peer_certificate=exc.certificate)
             self.stop(Failure.TLS, str(exc), TLS_ERROR, cause=str(exc))
@@ -257,7 +264,7 @@ class _Run:
             res.warnings.append(UNVERIFIED_WARNING)
         return tls
 
-    def associate(self) -> None:
+    def associate(self) -> Steps:
         req, res = self.request, self.result
         self.phase("associate")
         begin = time.monotonic()
@@ -268,13 +275,13 @@ class _Run:
 
             # PS3.7 D.3.3.7: the user identity rides in the request's User Information.
             rq = _user_identity.add_to_associate_rq(rq, _user_identity.encode_rq_item(self.identity))
-        self._send(rq, wait)
-        pdu_type, data = self._receive(wait, "while waiting for A-ASSOCIATE-AC")
+        yield from self._send(rq, wait)
+        pdu_type, data = yield from self._receive(wait, "while waiting for A-ASSOCIATE-AC")
         res.timing["associate_ms"] = _ms(begin)
         if pdu_type == PduType.A_ASSOCIATE_RJ:
             self._rejected(codec.parse_rj(data))
         if pdu_type != PduType.A_ASSOCIATE_AC:
-            self._unexpected(pdu_type, "an A-ASSOCIATE-AC")
+            yield from self._unexpected(pdu_type, "an A-ASSOCIATE-AC")
         accepted = codec.parse_ac(data, req)
         res.association["result"] = ACCEPTED
         res.accepted_contexts = accepted.accepted
@@ -293,12 +300,12 @@ class _Run:
                 f"no acceptable presentation context: the peer accepted the association but not Verification"
                 f" with {', '.join(req.transfer_syntaxes)} ({why})",
             )
-            self.leave()
+            yield from self.leave()
             raise _Stop()
         if self.identity is not None:
-            self.identity_response(data, self.identity)
+            yield from self.identity_response(data, self.identity)
 
-    def identity_response(self, ac: bytes, identity: _user_identity.Identity) -> None:
+    def identity_response(self, ac: bytes, identity: _user_identity.Identity) -> Steps:
         """The peer's user identity response (PS3.7 D.3.3.7.2), and the verdict when one was asked for."""
         from . import _user_identity
 
@@ -307,7 +314,7 @@ class _Run:
             item = _user_identity.find_in_associate_ac(ac)
             response = _user_identity.parse_ac_item(item) if item is not None else None
         except ValueError as exc:
-            self._protocol_error(f"the A-ASSOCIATE-AC carries a malformed user identity response: {exc}")
+            yield from self._protocol_error(f"the A-ASSOCIATE-AC carries a malformed user identity response: {exc}")
         res.user_identity = _user_identity.result(identity, response)
         if identity.positive_response and response is None:
             res.fail(
@@ -316,10 +323,10 @@ class _Run:
                 f" ({identity.type}) that was asked for (-rsp / identity_positive_response): it did not confirm"
                 f" the identity, so it may not check identities at all",
             )
-            self.leave()
+            yield from self.leave()
             raise _Stop()
 
-    def echo(self) -> None:
+    def echo(self) -> Steps:
         req, res = self.request, self.result
         self.phase("echo")
         cap = req.max_pdu or UNLIMITED_PDATA_CAP
@@ -330,29 +337,30 @@ class _Run:
             begin = time.monotonic()
             wait = self.wait(req.dimse_timeout, "DIMSE")
             for pdu in codec.echo_rq_pdus(message_id, self.peer_max_pdu):
-                self._send(pdu, wait)
+                yield from self._send(pdu, wait)
             assembler = codec.ResponseAssembler()
             while True:
-                pdu_type, data = self._receive(wait, f"while waiting for the C-ECHO-RSP to message {message_id}",
-                                               pdata_cap=cap)
+                pdu_type, data = yield from self._receive(
+                    wait, f"while waiting for the C-ECHO-RSP to message {message_id}", pdata_cap=cap)
                 if pdu_type != PduType.P_DATA_TF:
-                    self._unexpected(pdu_type, "a C-ECHO-RSP")
+                    yield from self._unexpected(pdu_type, "a C-ECHO-RSP")
                 try:
                     response = assembler.feed(data)
                 except codec.BadPdu as exc:
-                    self._protocol_error(str(exc))
+                    yield from self._protocol_error(str(exc))
                 if response is not None:
                     break
             entry["rtt_ms"] = _ms(begin)
             if response.message_id_responded != message_id:
                 # Not an answer to this echo: its status is not this echo's status.
                 stray = f" (status {codec.hex_code(response.status)})" if response.status is not None else ""
-                self._protocol_error(
+                yield from self._protocol_error(
                     f"the C-ECHO-RSP answers message ID {response.message_id_responded}, not {message_id}{stray}",
                     failure=Failure.ECHO,
                 )
             if not isinstance(response.status, int):
-                self._protocol_error(f"the C-ECHO-RSP to message {message_id} carries no status", failure=Failure.ECHO)
+                yield from self._protocol_error(f"the C-ECHO-RSP to message {message_id} carries no status",
+                                                failure=Failure.ECHO)
             entry["status"] = response.status
             if response.status != 0x0000 and res.failure is None:
                 res.fail(
@@ -361,64 +369,66 @@ class _Run:
                     f" ({codec.status_text(response.status)})",
                 )
 
-    def leave(self) -> None:
+    def leave(self) -> Steps:
         """Release (or abort, when asked) an association that is still up."""
         if self.request.abort:
             self.phase("abort")
-            self.send_abort(codec.abort_pdu())
+            yield from self.send_abort(codec.abort_pdu())
             return
         req, res = self.request, self.result
         self.phase("release")
         begin = time.monotonic()
         wait = self.wait(req.acse_timeout, "ACSE")
-        self._send(codec.A_RELEASE_RQ_BYTES, wait)
+        yield from self._send(codec.A_RELEASE_RQ_BYTES, wait)
         while True:
-            pdu_type, _data = self._receive(wait, "while waiting for A-RELEASE-RP")
+            pdu_type, _data = yield from self._receive(wait, "while waiting for A-RELEASE-RP")
             if pdu_type == PduType.A_RELEASE_RP:
                 break
             if pdu_type == PduType.A_RELEASE_RQ:
                 # Release collision (PS3.8 7.2.2): the requestor answers and keeps waiting.
-                self._send(codec.A_RELEASE_RP_BYTES, wait)
+                yield from self._send(codec.A_RELEASE_RP_BYTES, wait)
                 continue
             if pdu_type == PduType.P_DATA_TF:
                 continue  # a late P-DATA cannot change the verdict now
-            self._unexpected(pdu_type, "an A-RELEASE-RP")
+            yield from self._unexpected(pdu_type, "an A-RELEASE-RP")
         res.association["released"] = True
         res.timing["release_ms"] = _ms(begin)
 
     # -- failures --------------------------------------------------------------
 
-    def _send(self, pdu: bytes, wait: Wait) -> None:
+    def _send(self, pdu: bytes, wait: Wait) -> Steps:
         if self.channel is None:
             self.stop(self._phase_failure(), f"the connection is already closed {self._where()}", ABORTED)
         try:
-            self.channel.send(pdu, wait)
+            yield from self.channel.send(pdu, wait)
         except WaitExpired as exc:
             self.stop(self._phase_failure(), self._expired(exc, "the peer stopped reading"), TIMEOUT)
         except TlsFailed as exc:
             self._tls_failed(exc)
         except PeerClosed as exc:
-            self._speaks_tls(exc)
+            yield from self._speaks_tls(exc)
             self.stop(self._phase_failure(), f"{exc} {self._where()}", ABORTED)
 
-    def _receive(self, wait: Wait, doing: str, pdata_cap: int = 0) -> tuple[PduType, bytes]:
+    def _receive(self, wait: Wait, doing: str, pdata_cap: int = 0) -> Steps:
+        """The next PDU, as (type, bytes); an A-ABORT or a failure ends the run."""
         if self.channel is None:
             self.stop(self._phase_failure(), f"the connection is already closed {doing}", ABORTED)
         try:
-            pdu_type, data = self.channel.receive(wait, pdata_cap or self.request.max_pdu or UNLIMITED_PDATA_CAP)
+            pdu_type, data = yield from self.channel.receive(
+                wait, pdata_cap or self.request.max_pdu or UNLIMITED_PDATA_CAP)
         except WaitExpired as exc:
-            self.send_abort(codec.abort_pdu())
+            yield from self.send_abort(codec.abort_pdu())
             self.stop(self._phase_failure(), self._expired(exc, f"no answer {doing}"), TIMEOUT)
         except TlsFailed as exc:
             self._tls_failed(exc)
         except PeerClosed as exc:
-            self._speaks_tls(exc)
+            yield from self._speaks_tls(exc)
             self.stop(self._phase_failure(), f"{exc} {doing}", ABORTED)
         except PeerSpeaksTls as exc:
             self.close()
             self.stop(Failure.TLS, f"TLS: {exc}", TLS_ERROR)
         except NotDicom as exc:
-            self._protocol_error(str(exc))
+            yield from self._protocol_error(str(exc))
         if pdu_type == PduType.A_ABORT:
             self._aborted(codec.parse_abort(data), doing)
         return pdu_type, data
@@ -429,7 +439,7 @@ class _Run:
         self.close()
         self.stop(Failure.TLS, str(exc), TLS_ERROR)
 
-    def _speaks_tls(self, exc: PeerClosed) -> None:
+    def _speaks_tls(self, exc: PeerClosed) -> Steps:
         """A plain association the peer dropped before answering: ask the port, on a second
         connection, whether it speaks TLS. A DICOM TLS peer (DCMTK, Orthanc, pynetdicom)
         resets plain bytes without a word, so its answer to a ClientHello is the only evidence."""
@@ -441,7 +451,9 @@ class _Run:
 
         wait = Wait.of(_TLS_PROBE_SECONDS, "probe", self.deadline)
         try:
-            speaks = _tls.probe_speaks_tls(connect(self.addresses, wait), wait)
+            sock = yield from connect(self.addresses, wait)
+            # Its handshake blocks (bounded by the same wait): on a thread, others may be waiting too.
+            speaks = yield from in_thread(lambda: _tls.probe_speaks_tls(sock, wait), None)
         except ChannelError:
             return
         if speaks:
@@ -507,15 +519,16 @@ class _Run:
             ABORTED,
         )
 
-    def _unexpected(self, pdu_type: PduType, wanted: str) -> t.NoReturn:
-        self._protocol_error(f"the peer sent {article(pdu_type.text)} where {wanted} was due")
+    def _unexpected(self, pdu_type: PduType, wanted: str) -> Steps:
+        yield from self._protocol_error(f"the peer sent {article(pdu_type.text)} where {wanted} was due")
 
-    def _protocol_error(self, text: str, failure: Failure | None = None) -> t.NoReturn:
+    def _protocol_error(self, text: str, failure: Failure | None = None) -> Steps:
+        """Ends the run (it never returns)."""
         # PS3.8 9.1.6: an unrecognised or unexpected PDU is answered with a provider A-ABORT.
-        self.send_abort(codec.abort_pdu(2, 2))
+        yield from self.send_abort(codec.abort_pdu(2, 2))
         self.stop(failure or self._phase_failure(), f"protocol error {self._where()}: {text}", PROTOCOL_ERROR)
 
-    def send_abort(self, pdu: bytes) -> None:
+    def send_abort(self, pdu: bytes) -> Steps:
         """Send an A-ABORT (``pdu``) and close: how we leave an association we give up on."""
         if self.channel is None:
             return
@@ -527,7 +540,7 @@ class _Run:
         if self.deadline is not None:
             seconds = min(seconds, max(self.deadline - time.monotonic(), 0.0) + _GOODBYE_PAST_DEADLINE)
         try:
-            self.channel.send(pdu, Wait.of(seconds, "abort", None))
+            yield from self.channel.send(pdu, Wait.of(seconds, "abort", None))
         except ChannelError:
             pass
         self.close()
@@ -548,6 +561,12 @@ def _label(request: EchoRequest) -> str:
 
 def run_echo(request: EchoRequest, names: t.Mapping[str, str] | None = None) -> EchoResult:
     """Validate ``request``, perform it, and return what happened. Never raises."""
+    return drive(echo_steps(request, names))
+
+
+def echo_steps(request: EchoRequest, names: t.Mapping[str, str] | None = None) -> Steps:
+    """:func:`run_echo` as steps that yield their waits (see ``_pdu_channel.drive``): the
+    many-target path runs many at once on one thread. Its value is the EchoResult."""
     result = EchoResult(name=_label(request), host=str(request.host), port=request.port)
     try:
         request = validate(request, names)
@@ -562,7 +581,7 @@ def run_echo(request: EchoRequest, names: t.Mapping[str, str] | None = None) -> 
     if codec.PYNETDICOM_IMPORT_ERROR is not None:
         result.fail(Failure.USAGE, f"pynetdicom is not installed: {codec.PYNETDICOM_IMPORT_ERROR}")
     else:
-        _secured_run(request, result, names)
+        yield from _secured_run(request, result, names)
     if result.ok is False and result.failure is None:  # pragma: no cover - defensive
         result.fail(Failure.ASSOCIATION, "the run ended without a verdict")
     if not result.ok:
@@ -570,7 +589,7 @@ def run_echo(request: EchoRequest, names: t.Mapping[str, str] | None = None) -> 
     return result
 
 
-def _secured_run(request: EchoRequest, result: EchoResult, names: t.Mapping[str, str] | None) -> None:
+def _secured_run(request: EchoRequest, result: EchoResult, names: t.Mapping[str, str] | None) -> Steps:
     """Read the TLS files and the identity token, then run; a bad one is a usage error.
 
     Files, keys and tokens are read before anything goes on the wire: a wrong path or a
@@ -597,4 +616,4 @@ def _secured_run(request: EchoRequest, result: EchoResult, names: t.Mapping[str,
     if identity is not None:
         result.user_identity = {"type": identity.type, "positive_response_requested": identity.positive_response,
                                 "positive_response": None}
-    _Run(request, result, settings, identity).run()
+    yield from _Run(request, result, settings, identity).run()

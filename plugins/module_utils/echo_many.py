@@ -1,12 +1,12 @@
 # Copyright: (c) 2026, dicom.network contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Many targets in one call: the engine's runs spread over a bounded pool.
+"""Many targets in one call: the engine's runs, many at once on one thread.
 
-Each run is synchronous and owns one socket: up to ``concurrency`` threads run them,
-taking turns at running Python (``_turns.Turns``): a thread whose peer has not
-answered yet hands the turn on, and the one holding it polls every waiting socket at
-once when no thread can run. Results come back in the order of the requests, whatever
-order the peers answered in.
+Each run is one linear generator (``echo_engine.echo_steps``) that yields its waits; the
+loop (``_loop.run_all``) keeps up to ``concurrency`` of them going and polls all their
+sockets at once. A TLS run blocks where it waits (ssl), so it runs on a thread of its own,
+which the loop waits for like for a socket. Results come back in the order of the requests,
+whatever order the peers answered in.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import time
 
 from ._options import MAX_CONCURRENCY
-from ._pdu_channel import waiting
-from .echo_engine import run_echo
+from ._pdu_channel import HAS_POLL, drive, in_thread
+from .echo_engine import echo_steps
 from .echo_request import EchoRequest
 from .echo_result import EchoResult, Failure
 
@@ -23,6 +23,8 @@ from .echo_result import EchoResult, Failure
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import typing as t
+
+    from ._pdu_channel import Steps
 
 
 def run_with_retries(
@@ -36,12 +38,16 @@ def run_with_retries(
     Meant for nodes still starting after a deploy. A rejection, a missing
     context or a failed status is an answer, not a startup state: no retry.
     """
-    result = run_echo(request, names)
+    return drive(_with_retries(request, retries, delay, names))
+
+
+def _with_retries(request: EchoRequest, retries: int, delay: float, names: t.Mapping[str, str] | None) -> Steps:
+    """:func:`run_with_retries` as steps (the delay is a wait with no descriptor)."""
+    result = yield from echo_steps(request, names)
     attempts = 1
     while not result.ok and attempts <= retries and _worth_retrying(result):
-        with waiting():
-            time.sleep(delay)
-        result = run_echo(request, names)
+        yield (-1, 0, time.monotonic() + delay)
+        result = yield from echo_steps(request, names)
         attempts += 1
     result.attempts = attempts
     return result
@@ -49,6 +55,11 @@ def run_with_retries(
 
 def _worth_retrying(result: EchoResult) -> bool:
     return result.failure in (Failure.CONNECT, Failure.ASSOCIATION)
+
+
+def _on_a_thread(request: EchoRequest, retries: int, delay: float, names: t.Mapping[str, str] | None) -> Steps:
+    """A TLS run: its ssl waits block, so it runs on a thread, bounded by its own timeouts."""
+    return (yield from in_thread(lambda: run_with_retries(request, retries, delay, names), None))
 
 
 def run_many(
@@ -62,41 +73,14 @@ def run_many(
     if not requests:
         return []
     workers = max(1, min(int(concurrency), MAX_CONCURRENCY, len(requests)))
-    if workers == 1:
+    if workers == 1 or not HAS_POLL:  # the loop needs poll(), which Windows lacks: one at a time there
         return [run_with_retries(r, retries, delay, names) for r in requests]
-    # Imported here: a single-target run (the module with `host`) needs no threads.
-    import threading
+    # Imported here: a single-target run (the module with `host`) needs no loop.
+    from ._loop import run_all
 
-    from ._turns import TakingTurns, Turns
-
-    # Plain threads over one shared iterator, not an executor's futures: the caller waiting on
-    # each future would wake once per request and take the GIL from the thread whose turn it is.
-    turns = Turns()
-    results: list[EchoResult | None] = [None] * len(requests)
-    todo = iter(enumerate(requests))  # advanced only by the thread holding the turn
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        with TakingTurns(turns):
-            try:
-                for index, request in todo:
-                    results[index] = run_with_retries(request, retries, delay, names)
-            except BaseException as exc:  # noqa: BLE001 - raised again in the caller, as pool.map would
-                errors.append(exc)
-
-    started: list[threading.Thread] = []
-    for n in range(workers):
-        thread = threading.Thread(target=work, name=f"dicom-echo-{n}", daemon=True)
-        try:
-            thread.start()
-        except RuntimeError:  # "can't start new thread" (a process or memory limit)
-            break  # the threads that started share all the work
-        started.append(thread)
-    if not started:
-        work()  # not even one: the caller runs them, one at a time
-    for thread in started:
-        thread.join()
-    turns.close()
-    if errors:
-        raise errors[0]
-    return results  # type: ignore[return-value]  # every slot is filled once no error was raised
+    jobs = (
+        (index, (_on_a_thread if request.tls else _with_retries)(request, retries, delay, names))
+        for index, request in enumerate(requests)
+    )
+    values = run_all(jobs, workers)
+    return [values[index] for index in range(len(requests))]

@@ -91,9 +91,9 @@ def test_ipv6_loopback(start_scp):
     assert result.peer["address"] == "::1"
 
 
-def test_many_targets_take_turns_and_a_silent_peer_holds_up_no_one(start_scp):
-    # run_many's threads take turns at running Python (_turns.Turns): one that waits on
-    # a peer gives its turn away. A silent peer (it accepts, never answers) must hold up only its
+def test_many_targets_share_one_loop_and_a_silent_peer_holds_up_no_one(start_scp):
+    # run_many runs its targets at once on one thread (_loop.run_all): a run that waits on a
+    # peer yields its wait. A silent peer (it accepts, never answers) must hold up only its
     # own run: the other runs are answered, released and reported while it still waits.
     scp = start_scp()
     silent = socket.socket()
