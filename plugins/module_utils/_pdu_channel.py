@@ -152,8 +152,8 @@ POLLOUT = getattr(select, "POLLOUT", 4)
 HAS_POLL = hasattr(select, "poll")
 
 if TYPE_CHECKING:
-    WaitFor = tuple[int, int, float | None]
-    Steps = t.Generator[WaitFor, bool, t.Any]
+    WaitFor: t.TypeAlias = "tuple[int, int, float | None]"
+    Steps: t.TypeAlias = "t.Generator[WaitFor, bool, t.Any]"
 
 
 def wait_once(fd: int, events: int, until: float | None) -> bool:
@@ -169,8 +169,8 @@ def wait_once(fd: int, events: int, until: float | None) -> bool:
         poller.register(fd, events)
         # poll() takes milliseconds; EINTR is retried with the time left (PEP 475).
         return bool(poller.poll(None if timeout is None else timeout * 1000.0))
-    readable, writable, _ = select.select([fd] if events & POLLIN else [], [fd] if events & POLLOUT else [], [],
-                                          timeout)
+    readable, writable, _errors = select.select(
+        [fd] if events & POLLIN else [], [fd] if events & POLLOUT else [], [], timeout)
     return bool(readable or writable)
 
 
