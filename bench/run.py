@@ -504,13 +504,15 @@ def fleet_part(size: dict[str, int]) -> dict[str, t.Any]:
         ]}))
         print(f"the module over {size['fleet']} endpoints (one task):", flush=True)
         # The details take turns, round by round: this VM's speed drifts within minutes, and
-        # rounds run detail after detail would compare the details across that drift.
+        # rounds run detail after detail would compare the details across that drift. Their order
+        # rotates from round to round (as the ad hoc commands' alternates), so that no detail
+        # always runs first or after the same one, and the first round warms the caches, unmeasured.
         details = ("full", "brief", "failed", "noop")
         noop_play = work / "noop.yml"
         noop_play.write_text(NOOP_PLAY)
         runs: dict[str, list[dict[str, float]]] = {detail: [] for detail in details}
-        for _round in range(size["fleet_rounds"]):
-            for detail in details:
+        for n in range(size["fleet_rounds"] + 1):
+            for detail in details[n % len(details):] + details[:n % len(details)]:
                 got = timed_ansible([ansible_tool("ansible-playbook"), "-i", "localhost,", "-c", "local",
                                      str(noop_play if detail == "noop" else play),
                                      "-e", f"@{targets}", "-e", f"__detail={detail}"], env, work)
@@ -521,12 +523,15 @@ def fleet_part(size: dict[str, int]) -> dict[str, t.Any]:
                         data = json.loads(text)
                 if got["rc"] != 0 or data.get("ok") != (0 if detail == "noop" else size["fleet"]):
                     raise RuntimeError(f"the module run ({detail}) failed: {(got['out'] + got['err'])[-1500:]}")
-                runs[detail].append({"task_s": data["task_s"], "engine_s": data["elapsed_ms"] / 1000.0,
-                                     "playbook_s": got["wall"]})
+                if n:
+                    runs[detail].append({"task_s": data["task_s"], "engine_s": data["elapsed_ms"] / 1000.0,
+                                         "playbook_s": got["wall"]})
         for detail in details:
             got = {key: round(median(r[key] for r in runs[detail]) or 0.0, 3) for key in runs[detail][0]}
+            got["task_samples"] = [round(r["task_s"], 3) for r in runs[detail]]
             if detail == "noop":
                 out["noop_task_s"] = got["task_s"]
+                out["noop_task_samples"] = got["task_samples"]
                 print(f"    ansible.builtin.ping in the same play: task {got['task_s']:.2f} s", flush=True)
                 continue
             out["module"][detail] = got
@@ -733,6 +738,14 @@ def markdown(report: dict[str, t.Any]) -> str:
             + ", ".join(f"{fmt(seconds)} s ({detail})" for detail, seconds in engine.items())
             + ". `result_detail=failed` returns only the targets that failed (none here): the goal is judged on it."
         )
+        samples = fleet["module"].get("failed", {}).get("task_samples")
+        if samples:
+            lines.append(
+                f"Module: {len(samples)} rounds after one unmeasured, the four plays in an order that rotates round"
+                f" by round; the `failed` task took {fmt(min(samples))}-{fmt(max(samples))} s round by round (the"
+                f" median is judged), and ping's {fmt(min(fleet['noop_task_samples']))}-"
+                f"{fmt(max(fleet['noop_task_samples']))} s."
+            )
     adhoc = fleet.get("adhoc", {})
     if adhoc.get("round_ratios"):
         spread = {key: (min(got), max(got)) for key, got in adhoc["round_ratios"].items() if got}
