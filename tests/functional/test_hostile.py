@@ -24,6 +24,7 @@ import pytest
 from conftest import ECHOSCU, wait_for
 
 from ansible_collections.dicom.network.plugins.module_utils.echo_engine import run_echo
+from ansible_collections.dicom.network.plugins.module_utils.echo_many import run_many
 from ansible_collections.dicom.network.plugins.module_utils.echo_request import EchoRequest
 
 # Short phase timeouts keep the suite fast: these are bound checks, not benchmarks.
@@ -336,6 +337,32 @@ def test_engine_against_hostile_peer(case: Case, peer, capfd) -> None:
     result, elapsed = engine(one.port, **case.request)
     d = check_engine(result, elapsed, case.bound, case.exit, case.assoc, case.words)
     _check_peer(case, d, one)
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err
+
+
+def test_every_hostile_peer_at_once_through_the_many_target_loop(peer, capfd) -> None:
+    # The many-target path (run_many: every run on one thread, their waits polled together)
+    # owes each peer the same verdict, reason and goodbye as a run of its own, within the
+    # same bounds: a stalled peer holds up only its own run.
+    peers = [peer(case.behaviour()) for case in CASES]
+    requests = []
+    for case, one in zip(CASES, peers, strict=True):
+        fields = {"connect_timeout": TIMEOUT, "acse_timeout": TIMEOUT, "dimse_timeout": TIMEOUT, **case.request}
+        requests.append(EchoRequest(host=hp.LOOPBACK, port=one.port, name=case.id, **fields))
+    bound = max(case.bound for case in CASES) + SLACK + 1.0
+    done: list[list[t.Any]] = []
+    worker = threading.Thread(target=lambda: done.append(run_many(requests, concurrency=len(requests))), daemon=True)
+    begin = time.monotonic()
+    worker.start()
+    worker.join(bound + 10)  # a broken loop fails here, bounded, instead of hanging the suite
+    elapsed = time.monotonic() - begin
+    assert done and elapsed <= bound, f"took {elapsed:.2f} s, bound {bound} s"
+    [results] = done
+    assert [r.name for r in results] == [case.id for case in CASES]
+    for case, one, result in zip(CASES, peers, results, strict=True):
+        d = check_engine(result, result.timing["total_ms"] / 1000, case.bound, case.exit, case.assoc, case.words)
+        _check_peer(case, d, one)
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err
 
