@@ -453,7 +453,7 @@ class _Run:
         try:
             sock = yield from connect(self.addresses, wait)
             # Its handshake blocks (bounded by the same wait): on a thread, others may be waiting too.
-            speaks = yield from in_thread(lambda: _tls.probe_speaks_tls(sock, wait), None)
+            speaks = yield from in_thread(lambda: _tls.probe_speaks_tls(sock, wait), wait)
         except ChannelError:
             return
         if speaks:
