@@ -416,6 +416,12 @@ def timed_ansible(argv: list[str], env: dict[str, str], cwd: Path) -> dict[str, 
     return {"wall": wall, "cpu": cpu, "rc": proc.returncode, "out": proc.stdout, "err": proc.stderr}
 
 
+def rotated(items: tuple[str, ...], n: int) -> tuple[str, ...]:
+    """``items`` in the order of round ``n``: each round starts one further along (two alternate)."""
+    at = n % len(items)
+    return items[at:] + items[:at]
+
+
 def timed_play(task: str, measured: str) -> str:
     """A play on localhost that times one task (``task``, its YAML under ``- name:``): the clock is
     read before it and after it, and ``measured`` (Jinja over ``__echo``) joins the time on the
@@ -512,7 +518,7 @@ def fleet_part(size: dict[str, int]) -> dict[str, t.Any]:
         noop_play.write_text(NOOP_PLAY)
         runs: dict[str, list[dict[str, float]]] = {detail: [] for detail in details}
         for n in range(size["fleet_rounds"] + 1):
-            for detail in details[n % len(details):] + details[:n % len(details)]:
+            for detail in rotated(details, n):
                 got = timed_ansible([ansible_tool("ansible-playbook"), "-i", "localhost,", "-c", "local",
                                      str(noop_play if detail == "noop" else play),
                                      "-e", f"@{targets}", "-e", f"__detail={detail}"], env, work)
@@ -554,7 +560,7 @@ def fleet_part(size: dict[str, int]) -> dict[str, t.Any]:
         for n in range(size["adhoc_rounds"] + 1):  # the first round warms the caches, unmeasured
             # The two take turns in an order that alternates round by round: this VM drifts within
             # minutes, and a fixed order would give one of them the later half of every round.
-            for name in (list(commands) if n % 2 else list(commands)[::-1]):
+            for name in rotated(tuple(commands), n):
                 got = timed_ansible([ansible_tool("ansible"), "pacs", "-i", str(inventory), "-f",
                                      str(size["adhoc_forks"]), *commands[name]], env, work)
                 if got["rc"] != 0:

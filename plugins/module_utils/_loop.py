@@ -51,7 +51,8 @@ def run_all(jobs: t.Iterable[tuple[int, Steps]], width: int) -> dict[int, t.Any]
     todo = iter(jobs)
     by_fd: dict[int, _Waiting] = {}  # the runs waiting on a descriptor
     # (until, tie, run) of every wait with an end, the runs that slept included; an entry is
-    # stale once its run has been resumed (its ``until`` or its position moved on).
+    # stale once its run has been resumed: a resumed run's ``until`` is its next wait's, or
+    # None once it has ended.
     ends: list[tuple[float, int, _Waiting]] = []
     tie = itertools.count()
     poller = select.poll()
@@ -95,7 +96,7 @@ def run_all(jobs: t.Iterable[tuple[int, Steps]], width: int) -> dict[int, t.Any]
             live.add(run)
             resume(run, None)
         while live:
-            while ends and (ends[0][2].until != ends[0][0] or ends[0][2] not in live):
+            while ends and ends[0][2].until != ends[0][0]:
                 heapq.heappop(ends)  # stale: that run has been resumed since
             timeout = None if not ends else max(ends[0][0] - time.monotonic(), 0.0) * 1000.0
             # With nothing registered (every run sleeping: a retry's delay), poll() just sleeps.
@@ -107,7 +108,7 @@ def run_all(jobs: t.Iterable[tuple[int, Steps]], width: int) -> dict[int, t.Any]
             now = time.monotonic()
             while ends and ends[0][0] <= now:
                 until, _tie, run = heapq.heappop(ends)
-                if run.until == until and run in live:
+                if run.until == until:
                     wake(run, False)
     finally:
         for run in live:

@@ -325,7 +325,7 @@ class PduChannel:
         self.peer_address: str = _peer_name(sock)
         self.tls = tls
         self.received = False  # any byte from the peer yet (TLS 1.3: the first read tells)
-        if tls is None:
+        if tls is None and sock.getblocking():  # connect() leaves it non-blocking already
             sock.setblocking(False)
 
     def _tls_failure(self, exc: BaseException | None) -> None:
